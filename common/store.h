@@ -1,0 +1,169 @@
+/* store: the lease store. Networks own slices of a base prefix (the host's delegated prefix
+ * or their own); leases give each (network, key) one address, kept across restarts and
+ * across a change of the delegated prefix (a lease stores slice index and IID, never the
+ * address). Every operation is one transaction; concurrent processes queue.
+ *
+ * Backends: sqlite (the embedded default, state_dir/leases.db). Every other part of v6pd
+ * talks to this header only.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addrgen.h"
+#include "prefix.h"
+
+#define STORE_NAME_MAX 128	/* network names */
+#define STORE_KEY_MAX 256	/* stable keys */
+#define STORE_CID_MAX 256	/* container IDs */
+#define STORE_IFNAME_MAX 16	/* IFNAMSIZ */
+#define STORE_NETNS_MAX 256
+#define STORE_HOSTNAME_MAX 256
+#define STORE_MAC_MAX 18
+#define STORE_DB_FILE "leases.db"
+#define STORE_SCHEMA_VERSION 1
+
+#define STORE_DEFAULT_SLICE_LEN 64
+#define STORE_DEFAULT_MAX_LEASES 4096
+#define STORE_DEFAULT_RETENTION (7 * 24 * 3600)
+
+struct store;
+
+/* A network's settings as a netconf gives them. base prefix, sliceLength, subnetId and
+ * perContainerSlice are fixed when the network is created; a later netconf that disagrees is
+ * refused with a message naming the key. iid, maxLeases and retention follow the netconf. */
+struct store_network {
+	const char *name;
+	bool has_prefix;		/* false: follow the host's delegated prefix */
+	struct prefix prefix;
+	unsigned slice_len;		/* 64..120 */
+	int64_t subnet_id;		/* -1: the lowest free slice index */
+	bool per_container_slice;	/* each lease owns a slice instead */
+	enum iid_mode iid;
+	uint32_t max_leases;
+	int64_t retention;		/* seconds a released lease stays reserved */
+};
+
+/* Fills the defaults (host prefix, /64, allocated slice, stable IIDs, 4096, 7 days). */
+void store_network_init(struct store_network *n, const char *name);
+
+/* A network as stored. */
+struct store_net_info {
+	char name[STORE_NAME_MAX];
+	bool has_prefix;		/* own base prefix (else the host's) */
+	struct prefix base;		/* valid when base_known */
+	bool base_known;		/* false: follows the host prefix and none is set */
+	unsigned slice_len;
+	bool per_container_slice;
+	bool has_slice;			/* false for perContainerSlice networks */
+	uint64_t slice_index;
+	struct prefix slice;		/* valid when base_known && has_slice */
+	enum iid_mode iid;
+	uint32_t max_leases;
+	int64_t retention;
+	uint32_t lease_count;		/* active + reserved */
+	int64_t created;
+};
+
+enum lease_state {
+	LEASE_ACTIVE,
+	LEASE_RESERVED,
+};
+
+const char *lease_state_to_string(enum lease_state s);
+
+struct lease {
+	char network[STORE_NAME_MAX];
+	char key[STORE_KEY_MAX];
+	uint64_t slice_index;
+	uint64_t iid;
+	bool addr_known;		/* false: the base prefix is not known */
+	struct in6_addr addr;
+	struct prefix slice;		/* the slice addr lies in */
+	char container_id[STORE_CID_MAX];
+	char ifname[STORE_IFNAME_MAX];
+	char netns[STORE_NETNS_MAX];
+	char hostname[STORE_HOSTNAME_MAX];
+	char mac[STORE_MAC_MAX];
+	enum lease_state state;
+	bool pinned;			/* reserved by an operator: never expires */
+	int64_t created;
+	int64_t updated;
+	int64_t released;		/* 0 while active */
+	int64_t expires;		/* 0: never (active or pinned) */
+};
+
+/* Who asks for a lease. Strings are borrowed; NULL or "" where unknown. */
+struct lease_request {
+	const char *key;
+	const char *container_id;
+	const char *ifname;
+	const char *netns;
+	const char *hostname;
+	const char *mac;
+	const struct in6_addr *want;	/* a fixed address (IP=, the ips capability), or NULL */
+	bool reserve_only;		/* v6pdctl lease reserve: pinned, not active */
+};
+
+/* Opens (creating state_dir mode 0700 and the database mode 0600 when missing) and
+ * migrates the store. Refuses a file that is not a v6pd store, a newer schema, a corrupt
+ * database, with a message naming the path. */
+int store_open(const char *state_dir, struct store **ret);
+void store_close(struct store *s);
+const char *store_state_dir(const struct store *s);
+
+/* The host's delegated prefix. set: -EINVAL when a host-prefix network's slice would not
+ * fit the new prefix; ret_old (may be NULL) gets the previous one, ret_changed whether it
+ * differed. get: -ENOENT when none was set. */
+int store_prefix_set(struct store *s, const struct prefix *p, int64_t now, bool *ret_changed,
+		     struct prefix *ret_old, bool *ret_had_old);
+int store_prefix_get(struct store *s, struct prefix *ret, int64_t *ret_since);
+
+/* Creates the network (allocating its slice) if missing, checks and updates its settings. */
+int store_network_ensure(struct store *s, const struct store_network *cfg, int64_t now,
+			 struct store_net_info *ret);
+/* -ENOENT when the network does not exist. */
+int store_network_get(struct store *s, const char *name, struct store_net_info *ret);
+/* A new array the caller free()s. */
+int store_network_list(struct store *s, struct store_net_info **ret, size_t *ret_n);
+
+/* The key's lease: its existing one (now active and attached to req's container), or a new
+ * unique address. The network is created from cfg on first use. With req->want the address
+ * is that one or the call fails naming the key that holds it. -ENOSPC when maxLeases is
+ * reached or the slice has no free IID, -ENOENT when no base prefix is known. */
+int store_lease_acquire(struct store *s, const struct store_network *cfg,
+			const struct lease_request *req, int64_t now, struct lease *ret);
+
+/* Moves the lease into the reserved state for the network's retention (pinned leases stay
+ * pinned). -ENOENT when there is none. */
+int store_lease_release(struct store *s, const char *network, const char *key, int64_t now,
+			struct lease *ret);
+/* The same for whatever lease (container_id, ifname) holds in network; -ENOENT if none. */
+int store_lease_release_attachment(struct store *s, const char *network,
+				   const char *container_id, const char *ifname, int64_t now,
+				   struct lease *ret);
+/* Deletes the lease at once (the address is free for anyone). */
+int store_lease_forget(struct store *s, const char *network, const char *key);
+
+int store_lease_get(struct store *s, const char *network, const char *key, struct lease *ret);
+int store_lease_get_attachment(struct store *s, const char *network, const char *container_id,
+			       const char *ifname, struct lease *ret);
+/* network NULL: every network. A new array the caller free()s. */
+int store_lease_list(struct store *s, const char *network, struct lease **ret, size_t *ret_n);
+
+struct store_attachment {
+	const char *container_id;
+	const char *ifname;
+};
+
+/* Releases every active lease of network whose (container_id, ifname) is not in valid.
+ * ret (may be NULL) gets a new array of the leases released. Returns their number. */
+int store_gc_attachments(struct store *s, const char *network,
+			 const struct store_attachment *valid, size_t n_valid, int64_t now,
+			 struct lease **ret, size_t *ret_n);
+
+/* Deletes reserved, unpinned leases whose reservation ended: expires <= now, or, with
+ * older_than >= 0, released at least older_than seconds ago. Returns their number. */
+int store_gc_expired(struct store *s, int64_t now, int64_t older_than);

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what v6pd needs to build (and, with "test", to run its tests) from Debian 12's
+# packages. Skips apt entirely when everything is already installed.
+set -eu
+pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev
+libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2"
+if [ "${1:-}" = test ]; then
+	pkgs="$pkgs libcmocka-dev python3 sqlite3 iputils-ping util-linux procps
+containernetworking-plugins"
+fi
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing ||
+	{ apt-get update && apt-get install -y --no-install-recommends $missing; }
