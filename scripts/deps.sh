@@ -4,6 +4,9 @@
 set -eu
 pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev
 libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2"
+if [ "${1:-}" = demo ]; then
+	pkgs="$pkgs iputils-ping"
+fi
 if [ "${1:-}" = test ]; then
 	pkgs="$pkgs libcmocka-dev python3 sqlite3 iputils-ping util-linux procps
 containernetworking-plugins"

@@ -1,0 +1,481 @@
+/* The full plugin: a veth pair per attachment, its host end on a bridge (bridge mode) or
+ * routed (routed mode); gateways are fe80::1 so a renumbering never breaks the default
+ * route (DESIGN.md decision 6). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "addrgen.h"
+#include "cni.h"
+#include "err.h"
+#include "netlink.h"
+#include "netns.h"
+#include "sysctl.h"
+
+/* The host end's name is derived from the attachment, so DEL and GC find it even when the
+ * netns and the lease are gone: "v6pd" + 11 hex digits of SHA-256(containerID NUL ifname). */
+static int host_ifname(const char *cid, const char *ifname, char ret[NL_IFNAMSIZ])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(c, cid, strlen(cid) + 1) &&
+		 EVP_DigestUpdate(c, ifname, strlen(ifname)) && EVP_DigestFinal_ex(c, md, &mdlen);
+
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return err_set(-EIO, "hashing the host interface name failed");
+	(void)snprintf(ret, NL_IFNAMSIZ, "v6pd%02x%02x%02x%02x%02x%x", md[0], md[1], md[2], md[3],
+		       md[4], md[5] >> 4);
+	return 0;
+}
+
+/* IFLA_IFALIAS of a host end: "v6pd:NETWORK:IFNAME:CONTAINERID", for GC. */
+static void host_alias(const struct cni_req *req, char ret[NL_ALIAS_MAX])
+{
+	(void)snprintf(ret, NL_ALIAS_MAX, "v6pd:%s:%s:%s", req->cfg.name, req->env.ifname,
+		       req->env.container_id);
+}
+
+static void mac_to_string(const uint8_t *m, char ret[STORE_MAC_MAX])
+{
+	(void)snprintf(ret, STORE_MAC_MAX, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+		       m[4], m[5]);
+}
+
+static unsigned container_prefixlen(const struct cni_req *req)
+{
+	if (req->cfg.mode == NET_MODE_ROUTED && !req->cfg.net.per_container_slice)
+		return 128;
+	return req->cfg.net.slice_len;
+}
+
+static struct in6_addr gateway_ll(void)
+{
+	struct in6_addr a;
+
+	(void)prefix_addr_from_string(CONFIG_GATEWAY_LL, &a);
+	return a;
+}
+
+/* What the container side needs, run inside its netns. */
+struct inside {
+	const struct cni_req *req;
+	const struct lease *lease;
+	int peer_ifindex;
+	bool check;		/* CHECK instead of configuring */
+	char mac[STORE_MAC_MAX];
+};
+
+static int inside_configure(void *data)
+{
+	struct inside *in = data;
+	struct nl_ctx *ctx = NULL;
+	struct nl_address a;
+	struct nl_route rt = { .gateway = gateway_ll(), .oif = in->peer_ifindex };
+	struct nl_link l;
+	int r;
+
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		return r;
+	nl_address_init(&a, in->peer_ifindex, &in->lease->addr, container_prefixlen(in->req));
+	if ((r = nl_link_set_up(ctx, in->peer_ifindex)) < 0 || (r = nl_address_add(ctx, &a)) < 0 ||
+	    (r = nl_route_replace(ctx, &rt)) < 0 ||
+	    (r = nl_link_get_by_index(ctx, in->peer_ifindex, &l)) < 0)
+		goto out;
+	mac_to_string(l.mac, in->mac);
+out:
+	nl_ctx_free(ctx);
+	return r;
+}
+
+static int inside_check(void *data)
+{
+	char a[INET6_ADDRSTRLEN];
+	struct inside *in = data;
+	struct nl_ctx *ctx = NULL;
+	struct nl_address *addrs = NULL;
+	struct nl_route rt = { .gateway = gateway_ll() };
+	struct nl_link l;
+	int r, n;
+	bool found = false;
+
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		return r;
+	r = nl_link_get(ctx, in->req->env.ifname, &l);
+	if (r < 0) {
+		r = err_set(-ENODEV, "interface \"%s\" is missing in %s", in->req->env.ifname,
+			    in->req->env.netns);
+		goto out;
+	}
+	if (!(l.flags & 1 /* IFF_UP */)) {
+		r = err_set(-ENETDOWN, "interface \"%s\" is down", l.name);
+		goto out;
+	}
+	n = r = nl_address_list(ctx, l.ifindex, &addrs);
+	if (r < 0)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (memcmp(&addrs[i].addr, &in->lease->addr, sizeof(addrs[i].addr)) == 0 &&
+		    addrs[i].prefixlen == container_prefixlen(in->req))
+			found = true;
+	if (!found) {
+		r = err_set(-EADDRNOTAVAIL, "address %s/%u is missing on \"%s\"",
+			    prefix_addr_to_string(&in->lease->addr, a, sizeof(a)),
+			    container_prefixlen(in->req), l.name);
+		goto out;
+	}
+	rt.oif = l.ifindex;
+	r = nl_route_exists(ctx, &rt);
+	if (r == 0)
+		r = err_set(-ENETUNREACH, "the default route via %s dev %s is missing",
+			    CONFIG_GATEWAY_LL, l.name);
+	if (r > 0)
+		r = 0;
+out:
+	free(addrs);
+	nl_ctx_free(ctx);
+	return r;
+}
+
+/* Host side of bridge mode: the bridge with fe80::1 and the slice's ::1, forwarding on,
+ * router advertisements ignored. Returns the bridge's ifindex. */
+static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
+			  const struct lease *l, struct nl_link *ret)
+{
+	struct nl_address a;
+	struct in6_addr g = gateway_ll(), slice_gw;
+	int ifindex, r;
+
+	if ((r = nl_bridge_ensure(ctx, req->cfg.bridge, req->cfg.mtu, &ifindex)) < 0 ||
+	    (r = sysctl_ipv6_conf_set(req->cfg.bridge, "accept_ra", 0)) < 0 ||
+	    (r = sysctl_ipv6_conf_set(req->cfg.bridge, "forwarding", 1)) < 0 ||
+	    (r = sysctl_ipv6_conf_set("all", "forwarding", 1)) < 0)
+		return r;
+	nl_address_init(&a, ifindex, &g, 64);
+	if ((r = nl_address_add(ctx, &a)) < 0)
+		return r;
+	prefix_addr_with_host(&l->slice, ADDRGEN_GATEWAY_IID, &slice_gw);
+	nl_address_init(&a, ifindex, &slice_gw, l->slice.len);
+	if ((r = nl_address_add(ctx, &a)) < 0)
+		return r;
+	return nl_link_get_by_index(ctx, ifindex, ret);
+}
+
+/* Host side of routed mode: fe80::1 on the host end, the container's address (or slice)
+ * routed to it, and a proxy NDP entry on the uplink when asked. */
+static int routed_prepare(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l,
+			  int host_ifindex, const char *host_name)
+{
+	struct nl_address a;
+	struct in6_addr g = gateway_ll();
+	struct nl_route rt = { .oif = host_ifindex };
+	struct nl_link up;
+	int r;
+
+	if ((r = sysctl_ipv6_conf_set(host_name, "accept_ra", 0)) < 0 ||
+	    (r = sysctl_ipv6_conf_set("all", "forwarding", 1)) < 0)
+		return r;
+	nl_address_init(&a, host_ifindex, &g, 64);
+	if ((r = nl_address_add(ctx, &a)) < 0)
+		return r;
+	rt.dst.addr = l->addr;
+	rt.dst.len = 128;
+	if (req->cfg.net.per_container_slice)
+		rt.dst = l->slice;
+	if ((r = nl_route_replace(ctx, &rt)) < 0)
+		return r;
+	if (!req->cfg.ndp_proxy[0])
+		return 0;
+	if ((r = nl_link_get(ctx, req->cfg.ndp_proxy, &up)) < 0)
+		return err_wrap(r, "ndpProxy");
+	if ((r = sysctl_ipv6_conf_set(up.name, "proxy_ndp", 1)) < 0)
+		return r;
+	return nl_neigh_proxy_add(ctx, up.ifindex, &l->addr);
+}
+
+static void proxy_remove(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l)
+{
+	struct nl_link up;
+
+	if (!req->cfg.ndp_proxy[0] || !l->addr_known ||
+	    nl_link_get(ctx, req->cfg.ndp_proxy, &up) < 0)
+		return;
+	(void)nl_neigh_proxy_del(ctx, up.ifindex, &l->addr);
+}
+
+static int attach_add(struct cni_req *req, int *ret_code)
+{
+	char host[NL_IFNAMSIZ], alias[NL_ALIAS_MAX], host_mac[STORE_MAC_MAX] = "";
+	char br_mac[STORE_MAC_MAX] = "";
+	struct cni_lease_txn t = { 0 };
+	struct nl_ctx *ctx = NULL;
+	struct nl_link br = { 0 }, hl;
+	struct inside in = { .req = req };
+	uint8_t mac[6];
+	int fd = -1, host_ifindex = 0, r;
+	bool created = false;
+
+	*ret_code = CNI_ERR_NETNS;
+	if ((r = netns_open(req->env.netns, &fd)) < 0)
+		return r;
+	if ((r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0)
+		goto fail;
+	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
+		goto fail;
+	in.lease = &t.lease;
+	*ret_code = CNI_ERR_LINK;
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		goto fail;
+	if (req->cfg.mode == NET_MODE_BRIDGE) {
+		if ((r = bridge_prepare(ctx, req, &t.lease, &br)) < 0)
+			goto fail;
+		mac_to_string(br.mac, br_mac);
+	}
+	/* A host end left by an ADD that was killed half-way: it is ours, by its name. */
+	if ((r = nl_link_del_if_exists(ctx, host)) < 0)
+		goto fail;
+	{
+		struct nl_veth v = {
+			.name = host,
+			.master = req->cfg.mode == NET_MODE_BRIDGE ? br.ifindex : 0,
+			.mtu = req->cfg.mtu,
+			.peer_name = req->env.ifname,
+			.peer_netns_fd = fd,
+			.peer_mac = req->mac[0] && addrgen_mac_from_string(req->mac, mac) == 0 ? mac
+											      : NULL,
+			.peer_mtu = req->cfg.mtu,
+		};
+
+		if ((r = nl_veth_create(ctx, &v, &host_ifindex, &in.peer_ifindex)) < 0)
+			goto fail;
+	}
+	created = true;
+	host_alias(req, alias);
+	if ((r = nl_link_set_alias(ctx, host_ifindex, alias)) < 0 ||
+	    (r = nl_link_get_by_index(ctx, host_ifindex, &hl)) < 0)
+		goto fail;
+	mac_to_string(hl.mac, host_mac);
+	if (req->cfg.mode == NET_MODE_ROUTED &&
+	    (r = routed_prepare(ctx, req, &t.lease, host_ifindex, host)) < 0)
+		goto fail;
+	if ((r = netns_run(fd, inside_configure, &in)) < 0)
+		goto fail;
+	{
+		struct cni_iface ifs[3];
+		int n = 0;
+
+		if (req->cfg.mode == NET_MODE_BRIDGE)
+			ifs[n++] = (struct cni_iface){ .name = req->cfg.bridge, .mac = br_mac,
+						       .mtu = br.mtu };
+		ifs[n++] = (struct cni_iface){ .name = host, .mac = host_mac, .mtu = req->cfg.mtu };
+		ifs[n++] = (struct cni_iface){ .name = req->env.ifname, .mac = in.mac,
+					       .sandbox = req->env.netns, .mtu = req->cfg.mtu };
+		r = cni_result_print(req, ifs, n, n - 1, &t.lease, CONFIG_GATEWAY_LL,
+				     CONFIG_GATEWAY_LL);
+	}
+	nl_ctx_free(ctx);
+	(void)close(fd);
+	return r;
+fail:
+	/* Leave nothing: the host end (its peer and routes go with it), the proxy entry, and
+	 * the lease as it was before. */
+	if (ctx && created) {
+		(void)nl_link_del_if_exists(ctx, host);
+		proxy_remove(ctx, req, &t.lease);
+	}
+	cni_lease_undo(req, &t);
+	nl_ctx_free(ctx);
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+/* Removes what an attachment put on the host; a missing link is no error. */
+static int detach(struct nl_ctx *ctx, struct cni_req *req, const char *cid, const char *ifname,
+		  const struct lease *l)
+{
+	char host[NL_IFNAMSIZ];
+	int r;
+
+	if ((r = host_ifname(cid, ifname, host)) < 0)
+		return r;
+	if (l && req->cfg.mode == NET_MODE_ROUTED)
+		proxy_remove(ctx, req, l);
+	r = nl_link_del_if_exists(ctx, host);
+	return r < 0 ? r : 0;
+}
+
+static int attach_del(struct cni_req *req, int *ret_code)
+{
+	struct nl_ctx *ctx = NULL;
+	struct lease l;
+	int r, have;
+
+	r = cni_lease_release(req, &l, ret_code);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	have = r == 0;
+	*ret_code = CNI_ERR_LINK;
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		return r;
+	r = detach(ctx, req, req->env.container_id, req->env.ifname, have ? &l : NULL);
+	nl_ctx_free(ctx);
+	return r;
+}
+
+static int check_prev_result(const struct cni_req *req, const struct lease *l)
+{
+	char want[PREFIX_STRLEN + 8], a[INET6_ADDRSTRLEN];
+	json_t *prev = json_object_get(req->conf, "prevResult"), *ips, *ip;
+	size_t i;
+
+	if (!json_is_object(prev))
+		return 0;
+	(void)snprintf(want, sizeof(want), "%s/%u", prefix_addr_to_string(&l->addr, a, sizeof(a)),
+		       container_prefixlen(req));
+	ips = json_object_get(prev, "ips");
+	json_array_foreach(ips, i, ip) {
+		const char *s = json_string_value(json_object_get(ip, "address"));
+
+		if (s && strcmp(s, want) == 0)
+			return 0;
+	}
+	return err_set(-EINVAL, "prevResult does not list the lease's address %s", want);
+}
+
+static int attach_check(struct cni_req *req, int *ret_code)
+{
+	char host[NL_IFNAMSIZ];
+	struct inside in = { .req = req, .check = true };
+	struct nl_ctx *ctx = NULL;
+	struct nl_link hl, br;
+	struct lease l;
+	int fd = -1, r;
+
+	*ret_code = CNI_ERR_CHECK;
+	if ((r = store_lease_get_attachment(req->store, req->cfg.name, req->env.container_id,
+					    req->env.ifname, &l)) < 0 ||
+	    (r = check_prev_result(req, &l)) < 0 ||
+	    (r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0)
+		return r;
+	in.lease = &l;
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		return r;
+	if ((r = nl_link_get(ctx, host, &hl)) < 0) {
+		r = err_set(-ENODEV, "host interface \"%s\" is missing", host);
+		goto out;
+	}
+	if (req->cfg.mode == NET_MODE_BRIDGE) {
+		if ((r = nl_link_get(ctx, req->cfg.bridge, &br)) < 0) {
+			r = err_set(-ENODEV, "bridge \"%s\" is missing", req->cfg.bridge);
+			goto out;
+		}
+		if (hl.master != br.ifindex) {
+			r = err_set(-EINVAL, "host interface \"%s\" is not on bridge \"%s\"", host,
+				    br.name);
+			goto out;
+		}
+	} else {
+		struct nl_route rt = { .dst = { .addr = l.addr, .len = 128 }, .oif = hl.ifindex };
+
+		if (req->cfg.net.per_container_slice)
+			rt.dst = l.slice;
+		r = nl_route_exists(ctx, &rt);
+		if (r == 0)
+			r = err_set(-ENETUNREACH, "the host route to the container via \"%s\" is "
+						  "missing",
+				    host);
+		if (r < 0)
+			goto out;
+	}
+	if ((r = netns_open(req->env.netns, &fd)) < 0)
+		goto out;
+	r = netns_run(fd, inside_check, &in);
+out:
+	nl_ctx_free(ctx);
+	if (fd >= 0)
+		(void)close(fd);
+	return r < 0 ? r : 0;
+}
+
+/* Host ends whose alias names this network and an attachment not in the valid list: left
+ * behind by an ADD killed before its lease was written, or by a runtime that never DELs. */
+static void gc_links(struct nl_ctx *ctx, struct cni_req *req)
+{
+	struct store_attachment *valid = NULL;
+	struct nl_link *links = NULL;
+	char pre[STORE_NAME_MAX + 8];
+	size_t nv = 0;
+	int n;
+
+	if (cni_gc_valid_read(req, &valid, &nv) < 0)
+		return;
+	(void)snprintf(pre, sizeof(pre), "v6pd:%s:", req->cfg.name);
+	n = nl_link_list(ctx, &links);
+	for (int i = 0; i < n; i++) {
+		const char *rest, *colon;
+		bool keep = false;
+
+		if (strncmp(links[i].alias, pre, strlen(pre)) != 0)
+			continue;
+		rest = links[i].alias + strlen(pre);
+		colon = strchr(rest, ':');
+		if (!colon)
+			continue;
+		for (size_t k = 0; k < nv && !keep; k++)
+			keep = strlen(valid[k].ifname) == (size_t)(colon - rest) &&
+			       strncmp(valid[k].ifname, rest, (size_t)(colon - rest)) == 0 &&
+			       strcmp(valid[k].container_id, colon + 1) == 0;
+		if (!keep)
+			(void)nl_link_del_ifindex_if_exists(ctx, links[i].ifindex);
+	}
+	free(links);
+	free(valid);
+}
+
+static int attach_gc(struct cni_req *req, int *ret_code)
+{
+	struct lease *gone = NULL;
+	struct nl_ctx *ctx = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = cni_gc(req, &gone, &n, ret_code)) < 0)
+		return r;
+	*ret_code = CNI_ERR_LINK;
+	if ((r = nl_ctx_open(&ctx)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		int k = detach(ctx, req, gone[i].container_id, gone[i].ifname, &gone[i]);
+
+		if (k < 0)
+			cni_log("GC: %s", err_msg(k));
+	}
+	gc_links(ctx, req);
+out:
+	nl_ctx_free(ctx);
+	free(gone);
+	return r;
+}
+
+int cni_attach_run(struct cni_req *req, int *ret_code)
+{
+	switch (req->env.cmd) {
+	case CNI_ADD:
+		return attach_add(req, ret_code);
+	case CNI_DEL:
+		return attach_del(req, ret_code);
+	case CNI_CHECK:
+		return attach_check(req, ret_code);
+	case CNI_GC:
+		return attach_gc(req, ret_code);
+	default:
+		return 0;
+	}
+}

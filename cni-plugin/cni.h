@@ -1,0 +1,120 @@
+/* The v6pd CNI plugin: CNI 1.1.0 verbs over the v6pd core. */
+#pragma once
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "store.h"
+
+/* CNI well-known error codes (SPEC.md "Well-known Error Codes") and ours (100+). */
+enum cni_code {
+	CNI_ERR_VERSION = 1,
+	CNI_ERR_ENV = 4,
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,
+	CNI_ERR_CONFIG = 7,
+	CNI_ERR_TRY_AGAIN = 11,
+	CNI_ERR_UNAVAILABLE = 50,
+	CNI_ERR_STORE = 100,		/* the lease store failed */
+	CNI_ERR_NO_ADDRESS = 101,	/* no prefix, prefix or network full, address taken */
+	CNI_ERR_LINK = 102,		/* netlink: veth, bridge, address, route */
+	CNI_ERR_NETNS = 103,		/* the netns is missing or not a netns */
+	CNI_ERR_CHECK = 104,		/* CHECK found the attachment broken */
+};
+
+enum cni_cmd {
+	CNI_ADD,
+	CNI_DEL,
+	CNI_CHECK,
+	CNI_VERSION,
+	CNI_STATUS,
+	CNI_GC,
+};
+
+struct cni_env {
+	enum cni_cmd cmd;
+	const char *command;
+	const char *container_id;	/* "" when not given */
+	const char *netns;		/* "" when not given (DEL may have none) */
+	const char *ifname;
+	/* From CNI_ARGS */
+	const char *k8s_namespace;
+	const char *k8s_name;
+	bool has_ip;
+	struct in6_addr ip;
+	const char *mac;
+	char args_buf[4096];
+};
+
+/* Everything one invocation needs, parsed and checked. */
+struct cni_req {
+	struct cni_env env;
+	json_t *conf;			/* stdin, owned */
+	const char *version;		/* the netconf's cniVersion (points into conf) */
+	bool ipam_role;			/* called as "ipam": {"type": "v6pd"} */
+	struct net_config cfg;
+	char key[STORE_KEY_MAX];
+	const char *key_source;		/* "args", "k8s pod", "k8s name", "container ID" */
+	bool has_want;
+	struct in6_addr want;
+	char mac[STORE_MAC_MAX];
+	struct store *store;
+};
+
+/* env.c: reads and checks the CNI_* variables for the command. */
+int cni_env_read(struct cni_env *ret);
+/* Whether s is a valid CNI container ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*, < 256 bytes). */
+int cni_check_container_id(const char *s);
+
+/* netconf.c: parses stdin's netconf for req->env.cmd; fills the rest of req. */
+int cni_netconf_read(struct cni_req *req, const char *self_type, int *ret_code);
+/* The supported versions, newest last; whether v is one of them. */
+extern const char *const cni_versions[];
+bool cni_version_supported(const char *v);
+
+/* result.c */
+void cni_error_print(const char *version, int code, const char *msg, const char *details);
+/* Prints the result of an ADD: lease l on the attachment described by the arguments. */
+struct cni_iface {
+	const char *name;
+	const char *mac;
+	const char *sandbox;	/* NULL for host-side interfaces */
+	unsigned mtu;
+};
+int cni_result_print(const struct cni_req *req, const struct cni_iface *ifs, int n_ifs,
+		     int ip_iface, const struct lease *l, const char *gateway,
+		     const char *route_gw);
+/* Echoes VERSION's answer. */
+void cni_version_print(const char *version);
+
+/* ipam.c: the IPAM role. attach.c: the full plugin (bridge and routed). Each returns 0 or
+ * a negative errno with err_set() done, and sets *ret_code to the CNI code to report. */
+int cni_ipam_run(struct cni_req *req, int *ret_code);
+int cni_attach_run(struct cni_req *req, int *ret_code);
+
+/* Log lines go to stderr, which runtimes keep (the spec allows it). */
+void cni_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* lease.c: what both roles do with the store. */
+struct cni_lease_txn {
+	struct lease lease;	/* what the acquire returned */
+	struct lease prev;	/* the key's lease before, when had_prev */
+	bool had_prev;
+	bool acquired;
+};
+
+int cni_code_for(int r);
+int cni_store_open(struct cni_req *req, int *ret_code);
+int cni_lease_acquire(struct cni_req *req, struct cni_lease_txn *t, int *ret_code);
+/* Puts the key's lease back as it was before cni_lease_acquire(). */
+void cni_lease_undo(struct cni_req *req, struct cni_lease_txn *t);
+/* Releases the attachment's lease; -ENOENT (not reported) when it holds none. */
+int cni_lease_release(struct cni_req *req, struct lease *ret, int *ret_code);
+/* The GC verb's list; a new array (borrowing strings from req->conf). */
+int cni_gc_valid_read(const struct cni_req *req, struct store_attachment **ret, size_t *ret_n);
+/* STATUS: the store opens and a prefix is known. */
+int cni_status(struct cni_req *req, int *ret_code);
+/* GC of the store: releases leases of attachments not listed; ret gets them (free()). */
+int cni_gc(struct cni_req *req, struct lease **ret, size_t *ret_n, int *ret_code);

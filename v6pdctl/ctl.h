@@ -1,0 +1,56 @@
+/* v6pdctl: shared state of one invocation. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define CTL_MAX_ARGS 4
+
+/* Options; which a verb accepts is in its table entry (main.c). */
+enum {
+	OPT_NETWORK = 1 << 0,
+	OPT_ADDRESS = 1 << 1,
+	OPT_OLDER_THAN = 1 << 2,
+	OPT_FORGET = 1 << 3,
+};
+
+struct ctl {
+	const char *state_dir;
+	bool json;
+	const char *network;
+	const char *address;
+	const char *older_than;
+	bool forget;
+	const char *arg[CTL_MAX_ARGS];
+	int nargs;
+	struct store *store;
+	int64_t now;
+};
+
+/* Each returns 0 (exit 0) or a negative errno with err_set() done (exit 1). */
+int cmd_prefix_set(struct ctl *c);
+int cmd_prefix_show(struct ctl *c);
+int cmd_networks(struct ctl *c);
+int cmd_leases(struct ctl *c);
+int cmd_lease_reserve(struct ctl *c);
+int cmd_lease_show(struct ctl *c);
+int cmd_lease_release(struct ctl *c);
+int cmd_gc(struct ctl *c);
+
+/* output.c */
+json_t *out_lease_json(const struct lease *l);
+json_t *out_network_json(const struct store_net_info *n);
+void out_json(json_t *j);	/* prints and frees */
+void out_lease_text(const struct lease *l, int64_t now);
+char *out_time(int64_t t, char *buf, size_t size);	/* RFC 3339 UTC, "-" for 0 */
+char *out_age(int64_t seconds, char *buf, size_t size);	/* "3d", "5h", "12m", "40s" */
+
+/* A simple aligned table: add rows of ncols strings, then print. */
+struct table;
+struct table *table_new(int ncols, const char *const *headers);
+int table_add(struct table *t, const char *const *cells);
+void table_print(struct table *t);
+void table_free(struct table *t);
