@@ -2,9 +2,11 @@
  * routed (routed mode); gateways are fe80::1 so a renumbering never breaks the default
  * route (DESIGN.md decision 6). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -35,6 +37,37 @@ static int host_ifname(const char *cid, const char *ifname, char ret[NL_IFNAMSIZ
 	return 0;
 }
 
+/* Whether name is one host_ifname() makes. */
+static bool is_host_ifname(const char *name)
+{
+	return strlen(name) == 15 && strncmp(name, "v6pd", 4) == 0 &&
+	       strspn(name + 4, "0123456789abcdef") == 11;
+}
+
+/* A lock scoped to the host's network namespace: flock() on its nsfs file, the same inode
+ * for every process in the namespace, released by the kernel when a holder dies. An ADD
+ * holds it shared from creating its host end until the end carries its alias; GC holds it
+ * exclusively, so a host end without alias is then known to be left by a killed ADD.
+ * Returns the fd to close, or a negative errno. */
+static int host_netns_lock(int how)
+{
+	int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0) {
+		r = -errno;
+		return err_set(r, "lock the host netns: /proc/thread-self/ns/net: %s",
+			       strerror(-r));
+	}
+	while (flock(fd, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		r = -errno;
+		(void)close(fd);
+		return err_set(r, "lock the host netns: flock: %s", strerror(-r));
+	}
+	return fd;
+}
+
 /* IFLA_IFALIAS of a host end: "v6pd:NETWORK:IFNAME:CONTAINERID", for GC. */
 static void host_alias(const struct cni_req *req, char ret[NL_ALIAS_MAX])
 {
@@ -63,35 +96,35 @@ static struct in6_addr gateway_ll(void)
 	return a;
 }
 
-/* What the container side needs, run inside its netns. */
+/* What the container side needs. */
 struct inside {
 	const struct cni_req *req;
 	const struct lease *lease;
 	int peer_ifindex;
-	bool check;		/* CHECK instead of configuring */
 	char mac[STORE_MAC_MAX];
 };
 
-static int inside_configure(void *data)
+/* netns_run() callback: a netlink socket in the netns entered; it stays bound there. */
+static int open_ctx(void *data)
 {
-	struct inside *in = data;
-	struct nl_ctx *ctx = NULL;
+	return nl_ctx_open((struct nl_ctx **)data);
+}
+
+/* The container end, through cctx (a socket opened inside the container's netns). */
+static int inside_configure(struct nl_ctx *cctx, struct inside *in)
+{
 	struct nl_address a;
 	struct nl_route rt = { .gateway = gateway_ll(), .oif = in->peer_ifindex };
 	struct nl_link l;
 	int r;
 
-	if ((r = nl_ctx_open(&ctx)) < 0)
-		return r;
 	nl_address_init(&a, in->peer_ifindex, &in->lease->addr, container_prefixlen(in->req));
-	if ((r = nl_link_set_up(ctx, in->peer_ifindex)) < 0 || (r = nl_address_add(ctx, &a)) < 0 ||
-	    (r = nl_route_replace(ctx, &rt)) < 0 ||
-	    (r = nl_link_get_by_index(ctx, in->peer_ifindex, &l)) < 0)
-		goto out;
+	if ((r = nl_link_set_up(cctx, in->peer_ifindex)) < 0 ||
+	    (r = nl_address_add(cctx, &a)) < 0 || (r = nl_route_replace(cctx, &rt)) < 0 ||
+	    (r = nl_link_get_by_index(cctx, in->peer_ifindex, &l)) < 0)
+		return r;
 	mac_to_string(l.mac, in->mac);
-out:
-	nl_ctx_free(ctx);
-	return r;
+	return 0;
 }
 
 static int inside_check(void *data)
@@ -144,9 +177,9 @@ out:
 }
 
 /* Host side of bridge mode: the bridge with fe80::1 and the slice's ::1, forwarding on,
- * router advertisements ignored. Returns the bridge's ifindex. */
+ * router advertisements ignored. *ret_ifindex gets the bridge's ifindex. */
 static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
-			  const struct lease *l, struct nl_link *ret)
+			  const struct lease *l, int *ret_ifindex)
 {
 	struct nl_address a;
 	struct in6_addr g = gateway_ll(), slice_gw;
@@ -164,18 +197,18 @@ static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
 	nl_address_init(&a, ifindex, &slice_gw, l->slice.len);
 	if ((r = nl_address_add(ctx, &a)) < 0)
 		return r;
-	return nl_link_get_by_index(ctx, ifindex, ret);
+	*ret_ifindex = ifindex;
+	return 0;
 }
 
 /* Host side of routed mode: fe80::1 on the host end, the container's address (or slice)
  * routed to it, and a proxy NDP entry on the uplink when asked. */
 static int routed_prepare(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l,
-			  int host_ifindex, const char *host_name)
+			  int host_ifindex, const char *host_name, const struct nl_link *up)
 {
 	struct nl_address a;
 	struct in6_addr g = gateway_ll();
 	struct nl_route rt = { .oif = host_ifindex };
-	struct nl_link up;
 	int r;
 
 	if ((r = sysctl_ipv6_conf_set(host_name, "accept_ra", 0)) < 0 ||
@@ -192,11 +225,9 @@ static int routed_prepare(struct nl_ctx *ctx, const struct cni_req *req, const s
 		return r;
 	if (!req->cfg.ndp_proxy[0])
 		return 0;
-	if ((r = nl_link_get(ctx, req->cfg.ndp_proxy, &up)) < 0)
-		return err_wrap(r, "ndpProxy");
-	if ((r = sysctl_ipv6_conf_set(up.name, "proxy_ndp", 1)) < 0)
+	if ((r = sysctl_ipv6_conf_set(up->name, "proxy_ndp", 1)) < 0)
 		return r;
-	return nl_neigh_proxy_add(ctx, up.ifindex, &l->addr);
+	return nl_neigh_proxy_add(ctx, up->ifindex, &l->addr);
 }
 
 static void proxy_remove(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l)
@@ -209,36 +240,69 @@ static void proxy_remove(struct nl_ctx *ctx, const struct cni_req *req, const st
 	(void)nl_neigh_proxy_del(ctx, up.ifindex, &l->addr);
 }
 
+/* CNI_IFNAME must be free in the container, unless it is the peer of this attachment's
+ * own host end, left by an ADD that was killed half-way (replaced below). */
+static int check_ifname_free(struct nl_ctx *ctx, struct nl_ctx *cctx, const struct cni_req *req,
+			     const char *host)
+{
+	struct nl_link c, h;
+	int r = nl_link_get(cctx, req->env.ifname, &c);
+
+	if (r == -ENODEV)
+		return 0;
+	if (r < 0)
+		return r;
+	if (nl_link_get(ctx, host, &h) == 0 && c.peer_ifindex == h.ifindex &&
+	    h.peer_ifindex == c.ifindex)
+		return 0;
+	return err_set(-EEXIST, "CNI_IFNAME \"%s\": %s already has an interface of that name",
+		       req->env.ifname, req->env.netns);
+}
+
 static int attach_add(struct cni_req *req, int *ret_code)
 {
 	char host[NL_IFNAMSIZ], alias[NL_ALIAS_MAX], host_mac[STORE_MAC_MAX] = "";
 	char br_mac[STORE_MAC_MAX] = "";
 	struct cni_lease_txn t = { 0 };
-	struct nl_ctx *ctx = NULL;
-	struct nl_link br = { 0 }, hl;
+	struct nl_ctx *ctx = NULL, *cctx = NULL;
+	struct nl_link br = { 0 }, hl, up = { 0 };
 	struct inside in = { .req = req };
 	uint8_t mac[6];
-	int fd = -1, host_ifindex = 0, r;
+	int fd = -1, lock_fd = -1, host_ifindex = 0, r;
 	bool created = false;
 
 	*ret_code = CNI_ERR_NETNS;
 	if ((r = netns_open(req->env.netns, &fd)) < 0)
 		return r;
-	if ((r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0)
+	/* One socket inside the container's netns for all the container side. */
+	if ((r = netns_run(fd, open_ctx, &cctx)) < 0)
 		goto fail;
+	/* Everything that can be found wrong is looked at before anything is made: a failed
+	 * ADD leaves nothing behind, not even a bridge. */
+	*ret_code = CNI_ERR_LINK;
+	if ((r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0 ||
+	    (r = nl_ctx_open(&ctx)) < 0 || (r = check_ifname_free(ctx, cctx, req, host)) < 0)
+		goto fail;
+	if (req->cfg.mode == NET_MODE_ROUTED && req->cfg.ndp_proxy[0] &&
+	    (r = nl_link_get(ctx, req->cfg.ndp_proxy, &up)) < 0) {
+		*ret_code = CNI_ERR_CONFIG;
+		if (r == -ENODEV)
+			r = err_set(r, "\"ndpProxy\" \"%s\": no such link on the host",
+				    req->cfg.ndp_proxy);
+		else
+			r = err_wrap(r, "\"ndpProxy\"");
+		goto fail;
+	}
 	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
 		goto fail;
 	in.lease = &t.lease;
 	*ret_code = CNI_ERR_LINK;
-	if ((r = nl_ctx_open(&ctx)) < 0)
+	if (req->cfg.mode == NET_MODE_BRIDGE && (r = bridge_prepare(ctx, req, &t.lease,
+								   &br.ifindex)) < 0)
 		goto fail;
-	if (req->cfg.mode == NET_MODE_BRIDGE) {
-		if ((r = bridge_prepare(ctx, req, &t.lease, &br)) < 0)
-			goto fail;
-		mac_to_string(br.mac, br_mac);
-	}
 	/* A host end left by an ADD that was killed half-way: it is ours, by its name. */
-	if ((r = nl_link_del_if_exists(ctx, host)) < 0)
+	if ((r = nl_link_del_if_exists(ctx, host)) < 0 ||
+	    (r = lock_fd = host_netns_lock(LOCK_SH)) < 0)
 		goto fail;
 	{
 		struct nl_veth v = {
@@ -260,11 +324,20 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	if ((r = nl_link_set_alias(ctx, host_ifindex, alias)) < 0 ||
 	    (r = nl_link_get_by_index(ctx, host_ifindex, &hl)) < 0)
 		goto fail;
+	(void)close(lock_fd);
+	lock_fd = -1;
 	mac_to_string(hl.mac, host_mac);
+	/* The bridge as it is with this port: a bridge made by someone else without a MAC of
+	 * its own takes the lowest MAC of its ports. */
+	if (req->cfg.mode == NET_MODE_BRIDGE) {
+		if ((r = nl_link_get_by_index(ctx, br.ifindex, &br)) < 0)
+			goto fail;
+		mac_to_string(br.mac, br_mac);
+	}
 	if (req->cfg.mode == NET_MODE_ROUTED &&
-	    (r = routed_prepare(ctx, req, &t.lease, host_ifindex, host)) < 0)
+	    (r = routed_prepare(ctx, req, &t.lease, host_ifindex, host, &up)) < 0)
 		goto fail;
-	if ((r = netns_run(fd, inside_configure, &in)) < 0)
+	if ((r = inside_configure(cctx, &in)) < 0)
 		goto fail;
 	{
 		struct cni_iface ifs[3];
@@ -279,21 +352,30 @@ static int attach_add(struct cni_req *req, int *ret_code)
 		r = cni_result_print(req, ifs, n, n - 1, &t.lease, CONFIG_GATEWAY_LL,
 				     CONFIG_GATEWAY_LL);
 	}
+	nl_ctx_free(cctx);
 	nl_ctx_free(ctx);
 	(void)close(fd);
 	return r;
-fail:
+fail: {
 	/* Leave nothing: the host end (its peer and routes go with it), the proxy entry, and
-	 * the lease as it was before. */
+	 * the lease as it was before. The cleanup's own errors must not replace the message
+	 * of what failed. */
+	char msg[1024];
+
+	(void)snprintf(msg, sizeof(msg), "%s", err_msg(r));
 	if (ctx && created) {
 		(void)nl_link_del_if_exists(ctx, host);
 		proxy_remove(ctx, req, &t.lease);
 	}
 	cni_lease_undo(req, &t);
+	nl_ctx_free(cctx);
 	nl_ctx_free(ctx);
 	if (fd >= 0)
 		(void)close(fd);
-	return r;
+	if (lock_fd >= 0)
+		(void)close(lock_fd);
+	return err_set(r, "%s", msg);
+}
 }
 
 /* Removes what an attachment put on the host; a missing link is no error. */
@@ -311,6 +393,26 @@ static int detach(struct nl_ctx *ctx, struct cni_req *req, const char *cid, cons
 	return r < 0 ? r : 0;
 }
 
+/* The attachment's lease in any state: DEL finds no active lease when an operator released
+ * it (v6pdctl lease release) or a DEL came before, yet a proxy NDP entry for its address
+ * may still be on the uplink. 0 or -ENOENT. */
+static int lease_of_attachment(struct cni_req *req, struct lease *ret)
+{
+	struct lease *v = NULL;
+	size_t n = 0;
+	int r = store_lease_list(req->store, req->cfg.name, &v, &n);
+
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		if (v[i].addr_known && strcmp(v[i].container_id, req->env.container_id) == 0 &&
+		    strcmp(v[i].ifname, req->env.ifname) == 0) {
+			*ret = v[i];
+			free(v);
+			return 0;
+		}
+	free(v);
+	return -ENOENT;
+}
+
 static int attach_del(struct cni_req *req, int *ret_code)
 {
 	struct nl_ctx *ctx = NULL;
@@ -321,6 +423,8 @@ static int attach_del(struct cni_req *req, int *ret_code)
 	if (r < 0 && r != -ENOENT)
 		return r;
 	have = r == 0;
+	if (!have && req->cfg.mode == NET_MODE_ROUTED && req->cfg.ndp_proxy[0])
+		have = lease_of_attachment(req, &l) == 0;
 	*ret_code = CNI_ERR_LINK;
 	if ((r = nl_ctx_open(&ctx)) < 0)
 		return r;
@@ -349,10 +453,37 @@ static int check_prev_result(const struct cni_req *req, const struct lease *l)
 	return err_set(-EINVAL, "prevResult does not list the lease's address %s", want);
 }
 
+/* 1 when addr/prefixlen is on ifindex, 0 when not. */
+static int has_address(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
+		       unsigned prefixlen)
+{
+	struct nl_address *addrs = NULL;
+	int n = nl_address_list(ctx, ifindex, &addrs), found = 0;
+
+	for (int i = 0; i < n; i++)
+		if (memcmp(&addrs[i].addr, addr, sizeof(*addr)) == 0 &&
+		    addrs[i].prefixlen == prefixlen)
+			found = 1;
+	free(addrs);
+	return n < 0 ? n : found;
+}
+
+/* The containers' default gateway: fe80::1/64 on the bridge or on the routed host end. */
+static int check_gateway(struct nl_ctx *ctx, const struct nl_link *on)
+{
+	struct in6_addr g = gateway_ll();
+	int r = has_address(ctx, on->ifindex, &g, 64);
+
+	if (r == 0)
+		r = err_set(-EADDRNOTAVAIL, "the gateway address %s/64 is missing on \"%s\"",
+			    CONFIG_GATEWAY_LL, on->name);
+	return r < 0 ? r : 0;
+}
+
 static int attach_check(struct cni_req *req, int *ret_code)
 {
 	char host[NL_IFNAMSIZ];
-	struct inside in = { .req = req, .check = true };
+	struct inside in = { .req = req };
 	struct nl_ctx *ctx = NULL;
 	struct nl_link hl, br;
 	struct lease l;
@@ -381,17 +512,23 @@ static int attach_check(struct cni_req *req, int *ret_code)
 				    br.name);
 			goto out;
 		}
+		if ((r = check_gateway(ctx, &br)) < 0)
+			goto out;
 	} else {
 		struct nl_route rt = { .dst = { .addr = l.addr, .len = 128 }, .oif = hl.ifindex };
 
 		if (req->cfg.net.per_container_slice)
 			rt.dst = l.slice;
 		r = nl_route_exists(ctx, &rt);
-		if (r == 0)
-			r = err_set(-ENETUNREACH, "the host route to the container via \"%s\" is "
-						  "missing",
+		if (r == 0) {
+			char a[INET6_ADDRSTRLEN];
+
+			r = err_set(-ENETUNREACH,
+				    "the host route %s/%u dev \"%s\" to the container is missing",
+				    prefix_addr_to_string(&rt.dst.addr, a, sizeof(a)), rt.dst.len,
 				    host);
-		if (r < 0)
+		}
+		if (r < 0 || (r = check_gateway(ctx, &hl)) < 0)
 			goto out;
 	}
 	if ((r = netns_open(req->env.netns, &fd)) < 0)
@@ -405,23 +542,39 @@ out:
 }
 
 /* Host ends whose alias names this network and an attachment not in the valid list: left
- * behind by an ADD killed before its lease was written, or by a runtime that never DELs. */
+ * behind by a runtime that never DELs. And host ends without an alias at all: left by an
+ * ADD killed between creating the veth and naming it (any network's: nothing else tells). */
 static void gc_links(struct nl_ctx *ctx, struct cni_req *req)
 {
 	struct store_attachment *valid = NULL;
 	struct nl_link *links = NULL;
 	char pre[STORE_NAME_MAX + 8];
 	size_t nv = 0;
-	int n;
+	int n, lock_fd;
 
 	if (cni_gc_valid_read(req, &valid, &nv) < 0)
 		return;
+	if ((lock_fd = host_netns_lock(LOCK_EX)) < 0) {
+		cni_log("GC: %s", err_msg(lock_fd));
+		free(valid);
+		return;
+	}
 	(void)snprintf(pre, sizeof(pre), "v6pd:%s:", req->cfg.name);
+	/* Only the listing needs the lock: links are then deleted by ifindex, and an ADD that
+	 * re-creates a host end of the same name makes a new ifindex. */
 	n = nl_link_list(ctx, &links);
+	(void)close(lock_fd);
 	for (int i = 0; i < n; i++) {
 		const char *rest, *colon;
 		bool keep = false;
 
+		if (!links[i].alias[0] && strcmp(links[i].kind, "veth") == 0 &&
+		    is_host_ifname(links[i].name)) {
+			cni_log("GC: removing \"%s\", left by an ADD that was killed",
+				links[i].name);
+			(void)nl_link_del_ifindex_if_exists(ctx, links[i].ifindex);
+			continue;
+		}
 		if (strncmp(links[i].alias, pre, strlen(pre)) != 0)
 			continue;
 		rest = links[i].alias + strlen(pre);

@@ -68,6 +68,10 @@ int cni_env_read(struct cni_env *ret);
 /* Whether s is a valid CNI container ID ([a-zA-Z0-9][a-zA-Z0-9_.-]*, < 256 bytes). */
 int cni_check_container_id(const char *s);
 
+/* A MAC address for a container end: parsed, unicast and not all-zero; messages name
+ * `what` (e.g. "CNI_ARGS MAC"). */
+int cni_mac_parse(const char *what, const char *s, uint8_t ret[6]);
+
 /* netconf.c: parses stdin's netconf for req->env.cmd; fills the rest of req. */
 int cni_netconf_read(struct cni_req *req, const char *self_type, int *ret_code);
 /* The supported versions, newest last; whether v is one of them. */

@@ -37,15 +37,32 @@ int cni_check_container_id(const char *s)
 	return 0;
 }
 
+int cni_mac_parse(const char *what, const char *s, uint8_t ret[6])
+{
+	static const uint8_t zero[6];
+	int r = addrgen_mac_from_string(s, ret);
+
+	if (r < 0)
+		return err_wrap(r, "%s", what);
+	/* the kernel refuses these for a veth only after the lease and the host end exist */
+	if ((ret[0] & 1) || memcmp(ret, zero, sizeof(zero)) == 0)
+		return err_set(-EINVAL, "%s \"%.17s\": not a unicast MAC address", what, s);
+	return 0;
+}
+
 static int check_ifname(const char *v)
 {
 	size_t len = strnlen(v, 16);
+	bool ctl = false;
 
 	if (len == 0)
 		return err_set(-EINVAL, "CNI_IFNAME: must not be empty");
-	if (len > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || strpbrk(v, "/: \t\n\r"))
+	for (size_t i = 0; i < len; i++)
+		ctl = ctl || (unsigned char)v[i] < 0x20 || v[i] == 0x7f;
+	/* '%': the kernel would expand a "%d" into a number and name the link otherwise */
+	if (len > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || strpbrk(v, "/:% ") || ctl)
 		return err_set(-EINVAL, "CNI_IFNAME \"%.40s\": not a valid interface name (1-15 "
-					"characters, no '/', ':' or whitespace)",
+					"bytes, no '/', ':', '%%', whitespace or control characters)",
 			       v);
 	return 0;
 }
@@ -108,8 +125,8 @@ static int parse_args(struct cni_env *e, const char *args)
 		} else if (strcmp(k, "MAC") == 0) {
 			uint8_t mac[6];
 
-			if ((r = addrgen_mac_from_string(v, mac)) < 0)
-				return err_wrap(r, "CNI_ARGS MAC");
+			if ((r = cni_mac_parse("CNI_ARGS MAC", v, mac)) < 0)
+				return r;
 			e->mac = v;
 		}
 	}

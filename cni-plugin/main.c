@@ -2,7 +2,9 @@
  * host's delegated prefix. Spec: containernetworking/cni SPEC.md 1.1.0. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cni.h"
 #include "err.h"
@@ -34,6 +36,11 @@ int main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage();
 		return 0;
+	}
+	/* A person running it by hand gets the usage, a runtime the CNI error. */
+	if (!getenv("CNI_COMMAND") && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		usage();
+		return 1;
 	}
 	if ((r = cni_env_read(&req.env)) < 0)
 		goto fail;

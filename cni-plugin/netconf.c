@@ -80,7 +80,7 @@ static int read_requests(struct cni_req *req)
 	static const char *const rc_mac[] = { "runtimeConfig", "mac", NULL };
 	static const char *const args_mac[] = { "args", "cni", "mac", NULL };
 	const struct cni_env *e = &req->env;
-	const char *key = NULL, *mac = NULL;
+	const char *key = NULL, *mac = NULL, *mac_from;
 	json_t *rc = json_object_get(req->conf, "runtimeConfig");
 	json_t *args = json_object_get(req->conf, "args");
 	json_t *args_cni = json_is_object(args) ? json_object_get(args, "cni") : NULL;
@@ -119,16 +119,23 @@ static int read_requests(struct cni_req *req)
 		req->has_want = true;
 	}
 
-	if ((r = get_path_string(req->conf, rc_mac, &mac)) < 0 ||
-	    (!mac && (r = get_path_string(req->conf, args_mac, &mac)) < 0))
+	if ((r = get_path_string(req->conf, rc_mac, &mac)) < 0)
 		return r;
-	if (!mac)
+	mac_from = "\"runtimeConfig.mac\"";
+	if (!mac) {
+		if ((r = get_path_string(req->conf, args_mac, &mac)) < 0)
+			return r;
+		mac_from = "\"args.cni.mac\"";
+	}
+	if (!mac) {
 		mac = e->mac;
+		mac_from = "CNI_ARGS MAC";
+	}
 	if (mac) {
 		uint8_t b[6];
 
-		if ((r = addrgen_mac_from_string(mac, b)) < 0)
-			return err_wrap(r, "mac");
+		if ((r = cni_mac_parse(mac_from, mac, b)) < 0)
+			return r;
 		(void)snprintf(req->mac, sizeof(req->mac), "%02x:%02x:%02x:%02x:%02x:%02x", b[0],
 			       b[1], b[2], b[3], b[4], b[5]);
 	}

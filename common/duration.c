@@ -19,29 +19,6 @@ static const struct {
 };
 #define NUNITS (sizeof(units) / sizeof(units[0]))
 
-/* Bad input goes into messages quoted; keep it short and printable. */
-#define QUOTE_MAX 64
-#define QUOTE_BUFLEN (QUOTE_MAX * 4 + sizeof("..."))
-
-static const char *quote(const char *s, char *buf)
-{
-	size_t n = 0;
-	size_t i;
-
-	for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
-			n += (size_t)snprintf(buf + n, QUOTE_BUFLEN - n, "\\x%02x", c);
-		else
-			buf[n++] = (char)c;
-	}
-	if (s[i])
-		n += (size_t)snprintf(buf + n, QUOTE_BUFLEN - n, "...");
-	buf[n] = '\0';
-	return buf;
-}
-
 static size_t unit_find(char c)
 {
 	size_t u;
@@ -54,7 +31,7 @@ static size_t unit_find(char c)
 
 int duration_from_string(const char *s, int64_t *ret_seconds)
 {
-	char q[QUOTE_BUFLEN], uq[QUOTE_BUFLEN];
+	char q[ERR_QUOTE_BUFLEN], uq[ERR_QUOTE_BUFLEN];
 	int64_t total = 0;
 	size_t next = 0;	/* the largest unit still allowed */
 	const char *c = s;
@@ -68,7 +45,7 @@ int duration_from_string(const char *s, int64_t *ret_seconds)
 	}
 	if (*s == '-')
 		return err_set(-EINVAL, "duration \"%s\": negative durations are not allowed",
-			       quote(s, q));
+			       err_quote(s, q));
 
 	while (*c) {
 		int64_t n = 0;
@@ -76,28 +53,28 @@ int duration_from_string(const char *s, int64_t *ret_seconds)
 
 		if (*c < '0' || *c > '9')
 			return err_set(-EINVAL, "duration \"%s\": expected a number and a unit "
-				       "(d, h, m, s), like \"1h30m\"", quote(s, q));
+				       "(d, h, m, s), like \"1h30m\"", err_quote(s, q));
 		for (; *c >= '0' && *c <= '9'; c++) {
 			if (n > (INT64_MAX - (*c - '0')) / 10)
-				return err_set(-ERANGE, "duration \"%s\": too large", quote(s, q));
+				return err_set(-ERANGE, "duration \"%s\": too large", err_quote(s, q));
 			n = n * 10 + (*c - '0');
 		}
 		if (!*c)
 			return err_set(-EINVAL, "duration \"%s\": missing unit (d, h, m or s)",
-				       quote(s, q));
+				       err_quote(s, q));
 		u = unit_find(*c);
 		if (u == NUNITS)
 			return err_set(-EINVAL, "duration \"%s\": unknown unit \"%s\" "
-				       "(use d, h, m or s)", quote(s, q),
-				       quote((char[]){ *c, '\0' }, uq));
+				       "(use d, h, m or s)", err_quote(s, q),
+				       err_quote((char[]){ *c, '\0' }, uq));
 		if (u + 1 == next)
-			return err_set(-EINVAL, "duration \"%s\": unit \"%c\" repeated", quote(s, q),
+			return err_set(-EINVAL, "duration \"%s\": unit \"%c\" repeated", err_quote(s, q),
 				       *c);
 		if (u < next)
 			return err_set(-EINVAL, "duration \"%s\": units must go from largest to "
-				       "smallest (d, h, m, s)", quote(s, q));
+				       "smallest (d, h, m, s)", err_quote(s, q));
 		if (n > (INT64_MAX - total) / units[u].seconds)
-			return err_set(-ERANGE, "duration \"%s\": too large", quote(s, q));
+			return err_set(-ERANGE, "duration \"%s\": too large", err_quote(s, q));
 		total += n * units[u].seconds;
 		next = u + 1;
 		c++;

@@ -51,3 +51,22 @@ void err_clear(void)
 {
 	err_buf[0] = '\0';
 }
+
+const char *err_quote(const char *s, char *buf)
+{
+	size_t n = 0;
+	size_t i;
+
+	for (i = 0; s[i] && i < ERR_QUOTE_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			n += (size_t)snprintf(buf + n, ERR_QUOTE_BUFLEN - n, "\\x%02x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	if (s[i])
+		n += (size_t)snprintf(buf + n, ERR_QUOTE_BUFLEN - n, "...");
+	buf[n] = '\0';
+	return buf;
+}

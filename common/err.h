@@ -17,3 +17,9 @@ int err_wrap(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 const char *err_msg(int err);
 
 void err_clear(void);
+
+/* Bad input goes into messages quoted: at most 64 bytes of it, non-printable bytes, '"' and
+ * '\\' as \xNN, "..." when cut. buf holds ERR_QUOTE_BUFLEN bytes; returns buf. */
+#define ERR_QUOTE_MAX 64
+#define ERR_QUOTE_BUFLEN (ERR_QUOTE_MAX * 4 + sizeof("..."))
+const char *err_quote(const char *s, char *buf);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <linux/if.h>
@@ -522,11 +523,17 @@ int nl_link_set_alias(struct nl_ctx *ctx, int ifindex, const char *alias)
 	return link_set(ctx, ifindex, LINK_ALIAS, 0, alias);
 }
 
-/* 0 or -NLE_*: creates bridge name, up. */
+/* 0 or -NLE_*: creates bridge name, up, with a MAC address of its own. Without one
+ * (addr_assign_type != NET_ADDR_SET) the kernel gives a bridge the lowest MAC of its ports
+ * and changes it as ports come and go: the MAC behind the gateway fe80::1 would change
+ * whenever a container leaves, and every other container's neighbour entry for its default
+ * gateway would point at a MAC nobody answers to until NUD notices (seconds). */
 static int bridge_create(struct nl_ctx *ctx, const char *name, uint32_t mtu)
 {
 	struct rtnl_link *l = rtnl_link_alloc();
+	struct nl_addr *mac = NULL;
 	struct nl_msg *msg = NULL;
+	uint8_t m[6];
 	int r;
 
 	if (!l)
@@ -535,6 +542,17 @@ static int bridge_create(struct nl_ctx *ctx, const char *name, uint32_t mtu)
 	if (r < 0)
 		goto errout;
 	rtnl_link_set_name(l, name);
+	if (getrandom(m, sizeof(m), 0) != (ssize_t)sizeof(m)) {
+		r = -NLE_FAILURE;
+		goto errout;
+	}
+	m[0] = (uint8_t)((m[0] & 0xfe) | 0x02); /* unicast, locally administered */
+	mac = nl_addr_build(AF_LLC, m, sizeof(m));
+	if (!mac) {
+		r = -NLE_NOMEM;
+		goto errout;
+	}
+	rtnl_link_set_addr(l, mac);
 	if (mtu)
 		rtnl_link_set_mtu(l, mtu);
 	rtnl_link_set_flags(l, IFF_UP);
@@ -543,6 +561,7 @@ static int bridge_create(struct nl_ctx *ctx, const char *name, uint32_t mtu)
 		r = ctx_call(ctx, msg);
 errout:
 	nlmsg_free(msg);
+	nl_addr_put(mac);
 	rtnl_link_put(l);
 	return r;
 }

@@ -104,42 +104,19 @@ static struct u128 u128_bits(struct u128 a, unsigned from, unsigned to)
 	return u128_shr(u128_and(a, field), 128 - to);
 }
 
-/* Bad input goes into messages quoted; keep it short and printable. */
-#define QUOTE_MAX 64
-#define QUOTE_BUFLEN (QUOTE_MAX * 4 + sizeof("..."))
-
-static const char *quote(const char *s, char *buf)
-{
-	size_t n = 0;
-	size_t i;
-
-	for (i = 0; s[i] && i < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
-			n += (size_t)snprintf(buf + n, QUOTE_BUFLEN - n, "\\x%02x", c);
-		else
-			buf[n++] = (char)c;
-	}
-	if (s[i])
-		n += (size_t)snprintf(buf + n, QUOTE_BUFLEN - n, "...");
-	buf[n] = '\0';
-	return buf;
-}
-
 /* Checks shared by addresses and prefixes; what names the input in messages. */
 static int check_text(const char *what, const char *s)
 {
-	char q[QUOTE_BUFLEN];
+	char q[ERR_QUOTE_BUFLEN];
 
 	if (!*s)
 		return err_set(-EINVAL, "%s \"\": empty", what);
 	for (const char *c = s; *c; c++)
 		if (*c == ' ' || (*c >= '\t' && *c <= '\r'))
 			return err_set(-EINVAL, "%s \"%s\": whitespace is not allowed", what,
-				       quote(s, q));
+				       err_quote(s, q));
 	if (strchr(s, '%'))
-		return err_set(-EINVAL, "%s \"%s\": zone ids are not allowed", what, quote(s, q));
+		return err_set(-EINVAL, "%s \"%s\": zone ids are not allowed", what, err_quote(s, q));
 	return 0;
 }
 
@@ -157,7 +134,7 @@ static bool parse_addr(const char *s, size_t n, struct in6_addr *ret)
 
 int prefix_addr_from_string(const char *s, struct in6_addr *ret)
 {
-	char q[QUOTE_BUFLEN];
+	char q[ERR_QUOTE_BUFLEN];
 	struct in6_addr a;
 	int r;
 
@@ -167,16 +144,16 @@ int prefix_addr_from_string(const char *s, struct in6_addr *ret)
 		return r;
 	if (strchr(s, '/'))
 		return err_set(-EINVAL, "address \"%s\": a prefix length is not allowed here",
-			       quote(s, q));
+			       err_quote(s, q));
 	if (!parse_addr(s, strlen(s), &a))
-		return err_set(-EINVAL, "address \"%s\": not an IPv6 address", quote(s, q));
+		return err_set(-EINVAL, "address \"%s\": not an IPv6 address", err_quote(s, q));
 	*ret = a;
 	return 0;
 }
 
 int prefix_from_string(const char *s, struct prefix *ret)
 {
-	char q[QUOTE_BUFLEN];
+	char q[ERR_QUOTE_BUFLEN];
 	struct prefix p;
 	const char *slash, *len;
 	size_t ndigits;
@@ -189,30 +166,30 @@ int prefix_from_string(const char *s, struct prefix *ret)
 		return r;
 	slash = strchr(s, '/');
 	if (!slash)
-		return err_set(-EINVAL, "prefix \"%s\": missing \"/LENGTH\"", quote(s, q));
+		return err_set(-EINVAL, "prefix \"%s\": missing \"/LENGTH\"", err_quote(s, q));
 	if (!parse_addr(s, (size_t)(slash - s), &p.addr))
 		return err_set(-EINVAL, "prefix \"%s\": not an IPv6 address before \"/\"",
-			       quote(s, q));
+			       err_quote(s, q));
 
 	len = slash + 1;
 	ndigits = strspn(len, "0123456789");
 	if (!*len)
-		return err_set(-EINVAL, "prefix \"%s\": missing length after \"/\"", quote(s, q));
+		return err_set(-EINVAL, "prefix \"%s\": missing length after \"/\"", err_quote(s, q));
 	if (len[ndigits])
 		return err_set(-EINVAL, "prefix \"%s\": length is not a decimal number",
-			       quote(s, q));
+			       err_quote(s, q));
 	if (len[0] == '0' && ndigits > 1)
-		return err_set(-EINVAL, "prefix \"%s\": length has a leading zero", quote(s, q));
+		return err_set(-EINVAL, "prefix \"%s\": length has a leading zero", err_quote(s, q));
 	for (size_t i = 0; i < ndigits && n <= 128; i++)
 		n = n * 10 + (unsigned)(len[i] - '0');
 	if (n > 128)
 		return err_set(-EINVAL, "prefix \"%s\": length is out of range 0..128",
-			       quote(s, q));
+			       err_quote(s, q));
 	p.len = (uint8_t)n;
 
 	if (!u128_eq(u128_and(u128_from_addr(&p.addr), u128_not(u128_mask(p.len))),
 		     (struct u128){ 0, 0 }))
-		return err_set(-EINVAL, "prefix \"%s\": host bits set beyond /%u", quote(s, q),
+		return err_set(-EINVAL, "prefix \"%s\": host bits set beyond /%u", err_quote(s, q),
 			       n);
 	*ret = p;
 	return 0;

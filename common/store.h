@@ -23,7 +23,7 @@
 #define STORE_HOSTNAME_MAX 256
 #define STORE_MAC_MAX 18
 #define STORE_DB_FILE "leases.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #define STORE_DEFAULT_SLICE_LEN 64
 #define STORE_DEFAULT_MAX_LEASES 4096
@@ -181,3 +181,57 @@ int store_gc_attachments(struct store *s, const char *network,
 /* Deletes reserved, unpinned leases whose reservation ended: expires <= now, or, with
  * older_than >= 0, released at least older_than seconds ago. Returns their number. */
 int store_gc_expired(struct store *s, int64_t now, int64_t older_than);
+
+/* ---- DNS records v6pd published (store_sqlite_dns.c; used by dns.h) ---- */
+
+#define STORE_DNS_NAME_MAX 256		/* presentation FQDN with its dot */
+#define STORE_DNS_BACKEND_MAX 16	/* "hostsDir", "powerdns", "rfc2136" */
+#define STORE_DNS_TARGET_MAX 1024	/* the directory, API URL + server id, server:port */
+#define STORE_DNS_ERROR_MAX 512
+
+enum store_dns_state {
+	STORE_DNS_PUBLISHED,		/* in DNS */
+	STORE_DNS_PENDING,		/* wanted in DNS; publishing failed or is under way */
+	STORE_DNS_STALE,		/* published, no longer wanted; removal failed or under way */
+};
+
+const char *store_dns_state_to_string(enum store_dns_state s);
+
+/* One record on one backend: the AAAA name -> addr in zone and, unless ptr_zone is "", the
+ * PTR for addr in ptr_zone. Keyed by (network, key, backend, name, addr). */
+struct store_dns_record {
+	char network[STORE_NAME_MAX];
+	char key[STORE_KEY_MAX];		/* the lease's key */
+	char backend[STORE_DNS_BACKEND_MAX];
+	char target[STORE_DNS_TARGET_MAX];
+	char name[STORE_DNS_NAME_MAX];
+	char zone[STORE_DNS_NAME_MAX];
+	struct in6_addr addr;
+	char ptr_zone[STORE_DNS_NAME_MAX];
+	enum store_dns_state state;
+	char error[STORE_DNS_ERROR_MAX];	/* the last failure, "" when none */
+	int64_t updated;
+};
+
+struct store_name {
+	char name[STORE_NAME_MAX];
+};
+
+/* The JSON DNS settings a network's last ADD used (dns sync and export read them back).
+ * put writes only when they changed. get: a new string; -ENOENT when none. list: the
+ * networks that have some, a new array. */
+int store_dns_config_put(struct store *s, const char *network, const char *config, int64_t now);
+int store_dns_config_get(struct store *s, const char *network, char **ret);
+int store_dns_config_list(struct store *s, struct store_name **ret, size_t *ret_n);
+
+/* Writes every record of put (insert or replace) and deletes every one of del, in one
+ * transaction. */
+int store_dns_update(struct store *s, const struct store_dns_record *put, size_t n_put,
+		     const struct store_dns_record *del, size_t n_del);
+/* Records of network (NULL: every network), of key and backend unless NULL. A new array. */
+int store_dns_list(struct store *s, const char *network, const char *key, const char *backend,
+		   struct store_dns_record **ret, size_t *ret_n);
+/* Records, of any network, that backend holds at target under name (addr NULL) or for addr
+ * (name NULL). A new array. */
+int store_dns_find(struct store *s, const char *backend, const char *target, const char *name,
+		   const struct in6_addr *addr, struct store_dns_record **ret, size_t *ret_n);

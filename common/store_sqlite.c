@@ -60,6 +60,19 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TRIGGER leases_count_delete AFTER DELETE ON leases BEGIN"
 	"  UPDATE networks SET lease_count = lease_count - 1 WHERE name = OLD.network;"
 	"  DELETE FROM slices WHERE network = OLD.network AND lease_key = OLD.key; END;",
+	/* v2: what v6pd published in DNS (dns.h), kept apart from leases: a record outlives
+	 * its lease until it is removed from DNS. */
+	"CREATE TABLE dns_config ("
+	"  network TEXT PRIMARY KEY, config TEXT NOT NULL, updated INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE dns_records ("
+	"  network TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL,"
+	"  target TEXT NOT NULL, name TEXT NOT NULL, zone TEXT NOT NULL,"
+	"  address TEXT NOT NULL, ptr_zone TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"		/* 0 published, 1 pending, 2 stale */
+	"  error TEXT NOT NULL, updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (network, key, backend, name, address)) STRICT, WITHOUT ROWID;"
+	"CREATE INDEX dns_records_name ON dns_records (backend, target, name);"
+	"CREATE INDEX dns_records_address ON dns_records (backend, target, address);",
 };
 
 static const char *const stmt_sql[SQ_MAX] = {
@@ -108,12 +121,30 @@ static const char *const stmt_sql[SQ_MAX] = {
 		"  AND l.slice_index = ?2 AND l.iid >= 2 AND NOT EXISTS (SELECT 1 FROM leases m"
 		"  WHERE m.network = ?1 AND m.slice_index = ?2 AND m.iid = l.iid + 1)"
 		"  ORDER BY l.iid LIMIT 1) LIMIT 1",
+	/* Slices of every base: one address space, whichever prefix a network names. */
+	[SQ_SLICES_ALL] = "SELECT base, idx, slice_len, network, lease_key FROM slices",
+	[SQ_NET_HOST_TOO_LONG] = "SELECT name, slice_len FROM networks WHERE base = ''"
+				 " AND slice_len <= ?1 ORDER BY name LIMIT 1",
 };
+
+/* Whether the last failure was the file system running out of room: SQLite reports a full
+ * disk as SQLITE_FULL only when the database file cannot grow, a -shm or -wal that cannot
+ * as an I/O error. */
+static bool sq_no_room(struct store *s)
+{
+	int e = s->db ? sqlite3_system_errno(s->db) : 0;
+
+	return e == ENOSPC || e == EDQUOT;
+}
 
 int sq_fail(struct store *s, int rc, const char *what)
 {
 	int e;
 
+	if (sq_no_room(s) && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_FULL ||
+			      (rc & 0xff) == SQLITE_CANTOPEN))
+		return err_set(-ENOSPC, "store %s: %s: the disk is full (%s)", s->path, what,
+			       strerror(sqlite3_system_errno(s->db)));
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -249,15 +280,21 @@ static int make_state_dir(const char *dir)
 	return check_mode("stateDir", dir, true);
 }
 
-static int pragma_int(struct store *s, const char *sql, int *ret)
+/* All three from one statement, so from one snapshot even outside a transaction. */
+static int read_identity(struct store *s, int *ret_version, int *ret_app, int *ret_objects)
 {
+	static const char sql[] = "SELECT (SELECT user_version FROM pragma_user_version),"
+				  " (SELECT application_id FROM pragma_application_id),"
+				  " (SELECT count(*) FROM sqlite_schema)";
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
-			*ret = sqlite3_column_int(st, 0);
+			*ret_version = sqlite3_column_int(st, 0);
+			*ret_app = sqlite3_column_int(st, 1);
+			*ret_objects = sqlite3_column_int(st, 2);
 			rc = SQLITE_OK;
 		}
 	}
@@ -275,11 +312,9 @@ static int exec_sql(struct store *s, const char *sql, const char *what)
 /* Refuses a file that is not ours (an empty one is: it is new) or a newer schema. */
 static int identify(struct store *s, int *ret_version)
 {
-	int version, app, tables, r;
+	int version = 0, app = 0, tables = 0, r;
 
-	if ((r = pragma_int(s, "PRAGMA user_version", &version)) < 0 ||
-	    (r = pragma_int(s, "PRAGMA application_id", &app)) < 0 ||
-	    (r = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &tables)) < 0)
+	if ((r = read_identity(s, &version, &app, &tables)) < 0)
 		return r;
 	if (app != SQ_APPLICATION_ID && (app != 0 || tables > 0))
 		return err_set(-EBADMSG, "store %s: not a v6pd store (application_id %#x, %d "
@@ -321,10 +356,58 @@ out:
 	return exec_sql(s, "COMMIT", "committing the migration");
 }
 
+/* Switching to WAL upgrades a read lock to the write lock, which SQLite does not retry
+ * through the busy handler (that could deadlock), so processes opening a new store at once
+ * would fail with "database is locked": retry for as long as the busy timeout. Only the
+ * first opening of a store switches; later ones find it in WAL mode. */
+static int set_wal(struct store *s)
+{
+	const char *mode = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc, waited = 0, pause = 1;
+
+	for (;;) {
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			mode = (const char *)sqlite3_column_text(st, 0);
+			if (mode && strcmp(mode, "wal") == 0) {
+				(void)sqlite3_finalize(st);
+				return 0;
+			}
+		}
+		(void)sqlite3_finalize(st);
+		st = NULL;
+		/* A mode other than "wal" back means it could not switch yet: retry too. */
+		if (rc != SQLITE_ROW && (rc & 0xff) != SQLITE_BUSY)
+			return sq_fail(s, rc, "switching to WAL mode");
+		if (waited >= SQ_BUSY_TIMEOUT_MS)
+			return rc == SQLITE_ROW ? err_set(-EBUSY, "store %s: cannot switch it to WAL "
+								 "mode", s->path)
+						: sq_fail(s, rc, "switching to WAL mode");
+		(void)sqlite3_sleep(pause);
+		waited += pause;
+		pause = pause < 16 ? 2 * pause : 16;
+	}
+}
+
+static int sq_connect(struct store *s, bool exclusive)
+{
+	int rc = sqlite3_open_v2(s->path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+				 NULL);
+
+	if (rc != SQLITE_OK)
+		return sq_fail(s, rc, "opening");
+	(void)sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+	return exclusive ? exec_sql(s, "PRAGMA locking_mode = EXCLUSIVE", "setting up") : 0;
+}
+
 int store_open(const char *state_dir, struct store **ret)
 {
 	struct store *s;
-	int fd, rc, r;
+	int fd, r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -346,23 +429,30 @@ int store_open(const char *state_dir, struct store **ret)
 	(void)close(fd);
 	if ((r = check_mode("store", s->path, false)) < 0)
 		goto fail;
-	rc = sqlite3_open_v2(s->path, &s->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		r = sq_fail(s, rc, "opening");
+	if ((r = sq_connect(s, false)) < 0)
 		goto fail;
-	}
-	(void)sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
 	/* Look before touching anything: switching a foreign database to WAL would rewrite its
 	 * header. migrate() checks again under the write lock. */
-	if ((r = identify(s, NULL)) < 0)
+	r = identify(s, NULL);
+	if (r == -ENOSPC) {
+		/* Readers of a WAL database share an index in the -shm file; on a full disk
+		 * there may be no room for it. In exclusive locking mode SQLite keeps that
+		 * index in memory, so the store still opens (other processes wait until this
+		 * one closes it). */
+		(void)sqlite3_close(s->db);
+		s->db = NULL;
+		if ((r = sq_connect(s, true)) < 0)
+			goto fail;
+		r = identify(s, NULL);
+	}
+	if (r < 0)
 		goto fail;
 	/* WAL: readers never block the writer. synchronous=NORMAL: a committed transaction
 	 * survives a crash of the process; a power loss may roll back the newest ones but never
 	 * corrupts the file. */
-	if ((r = exec_sql(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			     " PRAGMA foreign_keys = ON;", "setting up")) < 0 ||
+	if ((r = set_wal(s)) < 0 ||
+	    (r = exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+			  "setting up")) < 0 ||
 	    (r = migrate(s)) < 0)
 		goto fail;
 	*ret = s;
@@ -549,7 +639,7 @@ int store_prefix_set(struct store *s, const struct prefix *p, int64_t now, bool 
 	r = 0;
 	if (!changed)
 		goto out;
-	if ((r = check_slices_fit(s, p)) < 0)
+	if ((r = check_slices_fit(s, p)) < 0 || (r = sq_host_prefix_check(s, p)) < 0)
 		goto out;
 	(void)snprintf(since, sizeof(since), "%lld", (long long)now);
 	if ((r = meta_put(s, "prefix", prefix_to_string(p, buf, sizeof(buf)))) < 0 ||

@@ -30,6 +30,8 @@ enum sq_stmt {
 	SQ_LEASE_EXPIRE_NET,
 	SQ_LEASE_EXPIRE_ALL,
 	SQ_LEASE_SEQ_FREE,
+	SQ_SLICES_ALL,
+	SQ_NET_HOST_TOO_LONG,
 	SQ_MAX
 };
 
@@ -72,3 +74,8 @@ int sq_secret(struct store *s, const struct addrgen_secret **ret);
 int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *base,
 		   unsigned len, int64_t want, const char *network, const char *lease_key,
 		   uint64_t *ret);
+
+/* Whether p can become the host prefix for the networks that follow it: none of their
+ * slices (nor a perContainerSlice network's slice length) too long for it, none of their
+ * slices overlapping a slice claimed from a network's own prefix. -EINVAL naming both. */
+int sq_host_prefix_check(struct store *s, const struct prefix *p);

@@ -286,7 +286,8 @@ static int acquire_new(struct store *s, const struct store_net_info *n,
 					   &n->base, n->slice_len, (int64_t)l->slice_index, n->name,
 					   req->key, &got);
 			if (r < 0)
-				return r;
+				return err_wrap(r, "address \"%s\"",
+						prefix_addr_to_string(req->want, p, sizeof(p)));
 		}
 		return lease_write(s, SQ_LEASE_INSERT, l);
 	}
@@ -326,6 +327,8 @@ static int acquire_new(struct store *s, const struct store_net_info *n,
 			r = err_set(r, "network \"%s\": the EUI-64 address of %s is leased to key "
 				       "\"%s\"",
 				    n->name, req->mac, h.holder);
+		else if (r == -EINVAL || r == -EADDRNOTAVAIL)
+			r = err_wrap(r, "network \"%s\"", n->name);
 	}
 	if (r < 0)
 		return r;

@@ -119,55 +119,161 @@ int store_network_list(struct store *s, struct store_net_info **ret, size_t *ret
 	return 0;
 }
 
-struct used_slices {
-	struct alloc_slice *v;
-	char (*owner)[STORE_NAME_MAX];
-	size_t n;
-};
-
-static void used_free(struct used_slices *u)
+static bool prefix_same(const struct prefix *a, const struct prefix *b)
 {
-	free(u->v);
-	free(u->owner);
+	return a->len == b->len && memcmp(&a->addr, &b->addr, sizeof(a->addr)) == 0;
 }
 
-static int used_load(struct store *s, const char *base, struct used_slices *u)
+static bool prefix_overlap(const struct prefix *a, const struct prefix *b)
 {
-	size_t cap = 0;
-	int r = 0, rc;
-	sqlite3_stmt *st = sq_stmt(s, SQ_SLICES_OF_BASE, &r);
+	return prefix_contains_prefix(a, b) || prefix_contains_prefix(b, a);
+}
 
-	memset(u, 0, sizeof(*u));
-	if (!st)
+/* Reads the rows of SQ_SLICES_ALL, resolving each row's base: "" is the host prefix (rows of
+ * it are skipped while none is known), anything else a network's own prefix. */
+struct slice_scan {
+	struct store *s;
+	sqlite3_stmt *st;
+	struct prefix host;
+	bool host_known;
+	char text[PREFIX_STRLEN];	/* the own prefix last parsed, as stored */
+	struct prefix own;
+};
+
+static int scan_begin(struct store *s, struct slice_scan *sc)
+{
+	int r = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->s = s;
+	r = sq_host_prefix(s, &sc->host);
+	if (r < 0 && r != -ENOENT)
 		return r;
-	sq_bind_text(st, 1, base);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (u->n == cap) {
-			void *a, *b;
+	sc->host_known = r == 0;
+	sc->st = sq_stmt(s, SQ_SLICES_ALL, &r);
+	return sc->st ? 0 : r;
+}
 
+/* The next row: 1 with its base, slice index and length (network and lease_key are columns
+ * 3 and 4 of sc->st until the next call), 0 at the end. */
+static int scan_next(struct slice_scan *sc, bool *ret_host, const struct prefix **ret_base,
+		     struct alloc_slice *ret)
+{
+	const char *b;
+	int rc, r;
+
+	while ((rc = sqlite3_step(sc->st)) == SQLITE_ROW) {
+		b = (const char *)sqlite3_column_text(sc->st, 0);
+		*ret_host = !b || !b[0];
+		if (*ret_host) {
+			if (!sc->host_known)
+				continue;
+			*ret_base = &sc->host;
+		} else {
+			if (strcmp(b, sc->text) != 0) {
+				if ((r = prefix_from_string(b, &sc->own)) < 0)
+					return err_wrap(r, "store %s: a slice of network \"%s\"",
+							sc->s->path,
+							(const char *)sqlite3_column_text(sc->st, 3));
+				store_copy(sc->text, sizeof(sc->text), b);
+			}
+			*ret_base = &sc->own;
+		}
+		ret->index = (uint64_t)sqlite3_column_int64(sc->st, 1);
+		ret->len = (unsigned)sqlite3_column_int(sc->st, 2);
+		return 1;
+	}
+	return rc == SQLITE_DONE ? 0 : sq_fail(sc->s, rc, "reading slices");
+}
+
+/* Slice u of row_base as a slice of base: 1 when it lies in base's addresses (ret set; a
+ * slice holding all of base becomes (0, base->len)), 0 when it lies elsewhere. */
+static int slice_in(const struct prefix *base, const struct prefix *row_base,
+		    const struct alloc_slice *u, struct alloc_slice *ret)
+{
+	struct prefix abs;
+	uint64_t idx;
+
+	if (prefix_same(row_base, base)) {
+		*ret = *u;
+		return 1;
+	}
+	if (prefix_slice(row_base, u->len, u->index, &abs) < 0)
+		return 0;
+	if (prefix_contains_prefix(&abs, base)) {
+		ret->index = 0;
+		ret->len = base->len;
+		return 1;
+	}
+	/* beyond 64-bit indexes of base: no candidate slice lies there */
+	if (!prefix_contains_prefix(base, &abs) || prefix_slice_index(base, &abs, &idx) < 0)
+		return 0;
+	ret->index = idx;
+	ret->len = abs.len;
+	return 1;
+}
+
+/* The slice (want, len) of base must overlap no slice held in base's addresses, claimed from
+ * whichever prefix. lease_key set: the request names an address, not a subnetId. */
+static int slice_check_free(struct slice_scan *sc, const struct prefix *base, unsigned len,
+			    int64_t want, const char *network, const char *lease_key)
+{
+	char buf[PREFIX_STRLEN];
+	struct alloc_slice cand = { .index = (uint64_t)want, .len = len }, u, in;
+	const struct prefix *row_base;
+	const char *owner, *key;
+	bool host;
+	int k;
+
+	while ((k = scan_next(sc, &host, &row_base, &u)) > 0) {
+		if (!slice_in(base, row_base, &u, &in) || !alloc_slice_overlaps(&cand, &in))
+			continue;
+		owner = (const char *)sqlite3_column_text(sc->st, 3);
+		key = (const char *)sqlite3_column_text(sc->st, 4);
+		if (!lease_key)
+			return err_set(-EADDRINUSE, "subnetId %lld: that /%u slice of %s overlaps one "
+						    "held by network \"%s\"",
+				       (long long)want, len, prefix_to_string(base, buf, sizeof(buf)),
+				       owner);
+		if (key && owner && strcmp(owner, network) == 0)
+			return err_set(-EADDRINUSE, "its /%u slice is leased to key \"%s\"", len, key);
+		return err_set(-EADDRINUSE, "its /%u slice overlaps network \"%s\"'s slice", len,
+			       owner);
+	}
+	return k;
+}
+
+/* The lowest free slice of length len in base, around every slice held in its addresses. */
+static int slice_lowest_free(struct slice_scan *sc, const struct prefix *base, unsigned len,
+			     uint64_t count, uint64_t *ret)
+{
+	char buf[PREFIX_STRLEN];
+	struct alloc_slice *v = NULL, *nv, u;
+	const struct prefix *row_base;
+	size_t n = 0, cap = 0;
+	bool host;
+	int k;
+
+	while ((k = scan_next(sc, &host, &row_base, &u)) > 0) {
+		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
-			a = reallocarray(u->v, cap, sizeof(*u->v));
-			if (a)
-				u->v = a;
-			b = reallocarray(u->owner, cap, sizeof(*u->owner));
-			if (b)
-				u->owner = b;
-			if (!a || !b) {
-				r = err_set(-ENOMEM, "out of memory");
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (!nv) {
+				k = err_set(-ENOMEM, "out of memory");
 				break;
 			}
+			v = nv;
 		}
-		u->v[u->n].index = (uint64_t)sqlite3_column_int64(st, 0);
-		u->v[u->n].len = (unsigned)sqlite3_column_int(st, 1);
-		store_copy(u->owner[u->n], STORE_NAME_MAX, (const char *)sqlite3_column_text(st, 2));
-		u->n++;
+		n += (size_t)slice_in(base, row_base, &u, &v[n]);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sq_fail(s, rc, "reading slices");
-	(void)sqlite3_reset(st);
-	if (r < 0)
-		used_free(u);
-	return r;
+	if (k == 0) {
+		k = alloc_slice_lowest_free(v, n, len, count, ret);
+		if (k == -ENOSPC)
+			k = err_set(-ENOSPC, "prefix %s has no free /%u slice (%zu slices in use)",
+				    prefix_to_string(base, buf, sizeof(buf)), len, n);
+	}
+	free(v);
+	return k;
 }
 
 int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *base,
@@ -175,7 +281,7 @@ int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *
 		   uint64_t *ret)
 {
 	char buf[PREFIX_STRLEN];
-	struct used_slices u;
+	struct slice_scan sc;
 	uint64_t count = prefix_slice_count(base, len), idx;
 	int r = 0;
 	sqlite3_stmt *st;
@@ -189,28 +295,14 @@ int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *
 		return err_set(-ERANGE, "subnetId %lld: prefix %s has %llu /%u slices (0..%llu)",
 			       (long long)want, prefix_to_string(base, buf, sizeof(buf)),
 			       (unsigned long long)count, len, (unsigned long long)count - 1);
-	if ((r = used_load(s, base_text, &u)) < 0)
+	if ((r = scan_begin(s, &sc)) < 0)
 		return r;
-	if (want >= 0) {
-		struct alloc_slice cand = { .index = (uint64_t)want, .len = len };
-
-		idx = (uint64_t)want;
-		for (size_t k = 0; k < u.n; k++)
-			if (alloc_slice_overlaps(&cand, &u.v[k])) {
-				r = err_set(-EADDRINUSE,
-					    "subnetId %lld: that /%u slice of %s overlaps one held by "
-					    "network \"%s\"",
-					    (long long)want, len, prefix_to_string(base, buf, sizeof(buf)),
-					    u.owner[k]);
-				break;
-			}
-	} else {
-		r = alloc_slice_lowest_free(u.v, u.n, len, count, &idx);
-		if (r == -ENOSPC)
-			r = err_set(-ENOSPC, "prefix %s has no free /%u slice (%zu slices in use)",
-				    prefix_to_string(base, buf, sizeof(buf)), len, u.n);
-	}
-	used_free(&u);
+	idx = (uint64_t)want;
+	if (want >= 0)
+		r = slice_check_free(&sc, base, len, want, network, lease_key);
+	else
+		r = slice_lowest_free(&sc, base, len, count, &idx);
+	(void)sqlite3_reset(sc.st);
 	if (r < 0)
 		return r;
 	st = sq_stmt(s, SQ_SLICE_INSERT, &r);
@@ -226,6 +318,108 @@ int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *
 		return r;
 	*ret = idx;
 	return 0;
+}
+
+struct own_slice {
+	struct prefix abs;
+	char network[STORE_NAME_MAX];
+};
+
+/* The slices claimed from networks' own prefixes that overlap p. */
+static int own_slices_in(struct slice_scan *sc, const struct prefix *p, struct own_slice **ret,
+			 size_t *ret_n)
+{
+	struct own_slice *v = NULL, *nv;
+	const struct prefix *row_base;
+	struct alloc_slice u;
+	struct prefix abs;
+	size_t n = 0, cap = 0;
+	bool host;
+	int k;
+
+	while ((k = scan_next(sc, &host, &row_base, &u)) > 0) {
+		if (host || prefix_slice(row_base, u.len, u.index, &abs) < 0 ||
+		    !prefix_overlap(&abs, p))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			nv = reallocarray(v, cap, sizeof(*v));
+			if (!nv) {
+				k = err_set(-ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		v[n].abs = abs;
+		store_copy(v[n].network, sizeof(v[n].network),
+			   (const char *)sqlite3_column_text(sc->st, 3));
+		n++;
+	}
+	(void)sqlite3_reset(sc->st);
+	if (k < 0) {
+		free(v);
+		return k;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int sq_host_prefix_check(struct store *s, const struct prefix *p)
+{
+	char a[PREFIX_STRLEN], b[PREFIX_STRLEN], c[PREFIX_STRLEN];
+	struct slice_scan sc;
+	struct own_slice *own = NULL;
+	const struct prefix *row_base;
+	struct alloc_slice u;
+	struct prefix abs;
+	size_t n_own = 0;
+	bool host;
+	int r = 0, rc, k;
+	sqlite3_stmt *st = sq_stmt(s, SQ_NET_HOST_TOO_LONG, &r);
+
+	/* perContainerSlice networks hold no slice until their first lease */
+	if (!st)
+		return r;
+	(void)sqlite3_bind_int(st, 1, p->len);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = err_set(-EINVAL, "prefix \"%s\": network \"%s\" has /%d slices, which do not fit "
+				     "in it",
+			    prefix_to_string(p, a, sizeof(a)), (const char *)sqlite3_column_text(st, 0),
+			    sqlite3_column_int(st, 1));
+	else if (rc != SQLITE_DONE)
+		r = sq_fail(s, rc, "reading networks");
+	(void)sqlite3_reset(st);
+	if (r < 0)
+		return r;
+
+	/* Under p, the host networks' slices must not land on a network's own prefix slices. */
+	if ((r = scan_begin(s, &sc)) < 0)
+		return r;
+	sc.host = *p;
+	sc.host_known = true;
+	if ((r = own_slices_in(&sc, p, &own, &n_own)) < 0 || n_own == 0)
+		goto out;
+	while ((k = scan_next(&sc, &host, &row_base, &u)) > 0) {
+		if (!host || prefix_slice(p, u.len, u.index, &abs) < 0)
+			continue;
+		for (size_t i = 0; i < n_own; i++)
+			if (prefix_overlap(&abs, &own[i].abs)) {
+				r = err_set(-EINVAL, "prefix \"%s\": network \"%s\"'s slice would be "
+						     "%s, which overlaps network \"%s\"'s %s",
+					    prefix_to_string(p, a, sizeof(a)),
+					    (const char *)sqlite3_column_text(sc.st, 3),
+					    prefix_to_string(&abs, b, sizeof(b)), own[i].network,
+					    prefix_to_string(&own[i].abs, c, sizeof(c)));
+				goto out;
+			}
+	}
+	r = k;
+out:
+	(void)sqlite3_reset(sc.st);
+	free(own);
+	return r;
 }
 
 static int net_create(struct store *s, const struct store_network *cfg, int64_t now)

@@ -53,7 +53,8 @@ static void usage(FILE *f)
 	(void)fprintf(f, "usage: v6pdctl [--state-dir DIR] [--json] VERB [ARGS]\n\n"
 			 "Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		(void)fprintf(f, "  %-14s %s\n", verbs[i].name, verbs[i].args);
+		(void)fprintf(f, "  %-*s%s\n", verbs[i].args[0] ? 15 : 0, verbs[i].name,
+			      verbs[i].args);
 	(void)fprintf(f, "\nOptions for every verb:\n"
 			 "  --state-dir DIR  the store's directory (default %s, or $V6PD_STATE_DIR)\n"
 			 "  --json           machine-readable output\n"

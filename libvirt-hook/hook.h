@@ -1,0 +1,109 @@
+/* v6pd-libvirt-hook: libvirt's qemu (and lxc) and network hooks over the v6pd core.
+ *
+ * libvirt runs /etc/libvirt/hooks/qemu.d/v6pd DOMAIN OP SUBOP EXTRA and network.d/v6pd
+ * NETWORK OP SUBOP EXTRA with the domain or network XML on stdin, with an environment of just
+ * LC_ALL, HOME and PATH; a non-zero exit of prepare/start/reconnect/port-created aborts the
+ * start and shows stderr to the user; stdout is read as new XML only for migrate/restore,
+ * where we print nothing. The same event may come twice (a monolithic qemu script plus
+ * qemu.d/): everything here is idempotent.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "store.h"
+
+#define HOOK_CONFIG_PATH "/etc/v6pd/libvirt.json"
+#define HOOK_CONFIG_ENV "V6PD_LIBVIRT_CONFIG"
+#define HOOK_STDIN_MAX (16u << 20)	/* a domain XML is a few KiB */
+#define HOOK_IFACES_MAX 256		/* interfaces per domain */
+#define HOOK_UUID_LEN 36
+
+/* ---- config.c: /etc/v6pd/libvirt.json ---- */
+
+enum hook_match {
+	MATCH_NETWORK,		/* <interface type='network'><source network='NAME'/> */
+	MATCH_BRIDGE,		/* <interface type='bridge'><source bridge='NAME'/> */
+	MATCH_TAP,		/* <interface type='ethernet'><target dev='PATTERN'/> (fnmatch) */
+};
+
+struct hook_entry {
+	enum hook_match match;
+	char pattern[STORE_NAME_MAX];	/* network name, bridge name or tap pattern */
+	struct net_config cfg;		/* the v6pd network: the CNI netconf keys */
+};
+
+struct hook_config {
+	char path[PATH_MAX];
+	char state_dir[PATH_MAX];
+	struct hook_entry *entries;	/* owned */
+	size_t n_entries;
+};
+
+/* Loads path. -ENOENT (no message) when the file does not exist: nothing is managed. Any
+ * other failure has a message naming the file and the key, e.g.
+ * `/etc/v6pd/libvirt.json: "interfaces"[1] ("vms"): "sliceLength" 200: must be 64..120`. */
+int hook_config_load(const char *path, struct hook_config *ret);
+void hook_config_free(struct hook_config *c);
+
+/* ---- xml.c: the hook's stdin ---- */
+
+struct dom_iface {
+	char type[16];			/* "network", "bridge", "ethernet", ... */
+	char mac[STORE_MAC_MAX];	/* canonical aa:bb:cc:dd:ee:ff; "" when none */
+	char network[STORE_NAME_MAX];	/* <source network>; "" when none or too long */
+	char bridge[16];		/* <source bridge>; "" when none or too long */
+	char target[16];		/* <target dev>; "" when none or too long */
+};
+
+struct dom {
+	char name[STORE_HOSTNAME_MAX];
+	char uuid[HOOK_UUID_LEN + 1];	/* lower case; "" when the XML has none */
+	struct dom_iface *ifs;		/* owned */
+	size_t n_ifs;
+};
+
+/* <networkport> of a network hook (port-created, port-deleted). */
+struct net_port {
+	char network[STORE_NAME_MAX];	/* <network><name> */
+	char owner_name[STORE_HOSTNAME_MAX];
+	char owner_uuid[HOOK_UUID_LEN + 1];
+	char mac[STORE_MAC_MAX];
+};
+
+/* Parses a <domain> document (no DTD, no network access, no entity expansion). -EINVAL with
+ * a message giving the line for XML that is not well-formed or not a domain. */
+int xml_domain_parse(const char *buf, size_t len, struct dom *ret);
+void xml_domain_free(struct dom *d);
+/* Parses <hookData><network/><networkport/></hookData>. ret->mac is "" when there is no
+ * port (a network start/stop). */
+int xml_port_parse(const char *buf, size_t len, struct net_port *ret);
+
+/* ---- ops.c: what each hook call does ---- */
+
+enum hook_kind {
+	HOOK_QEMU,
+	HOOK_LXC,
+	HOOK_NETWORK,
+};
+
+struct hook {
+	enum hook_kind kind;
+	const char *object;		/* argv[1]: the domain or network name */
+	const char *op;
+	const char *subop;
+	const struct hook_config *conf;
+	struct store *store;		/* opened on demand, for conf->state_dir */
+	struct nl_ctx *nl;		/* opened on demand */
+};
+
+/* Each returns 0 or a negative errno with err_set() done. */
+int hook_domain_prepare(struct hook *h, const struct dom *d);
+int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect);
+int hook_domain_stopped(struct hook *h, const struct dom *d);
+int hook_port_created(struct hook *h, const struct net_port *p);
+int hook_port_deleted(struct hook *h, const struct net_port *p);
+void hook_close(struct hook *h);

@@ -1,0 +1,608 @@
+/* What each hook call does. One lease per managed interface, keyed by domain UUID + MAC
+ * (DESIGN.md decision 3); a DHCPv6 reservation per lease; the host side per mode:
+ *
+ *   network  libvirt's own network: lease and reservation only, libvirt owns the bridge
+ *   bridge   a v6pd bridge (made at prepare: libvirt attaches the tap to it before start)
+ *   tap      a routed tap: fe80::1 and slice::1 on it, the VM's /128 (or slice) routed to it
+ *
+ * prepare and start (and reconnect, port-created) may fail and then abort the start: they
+ * leave behind nothing they made in this call. stopped (and release, port-deleted) undo by
+ * MAC: the taps may be gone and the XML may no longer name them.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <linux/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnsmasq.h"
+#include "err.h"
+#include "hook.h"
+#include "hostside.h"
+#include "netlink.h"
+#include "sysctl.h"
+
+/* One managed interface in one call. */
+struct work {
+	const struct hook_entry *e;
+	const char *tap;		/* MATCH_TAP: the link */
+	char mac[STORE_MAC_MAX];
+	char key[STORE_KEY_MAX];
+	char ifname[STORE_IFNAME_MAX];	/* the MAC without colons */
+	struct lease lease;		/* what the acquire returned */
+	struct lease prev;		/* the key's lease before, when had_prev */
+	struct lease adopted;		/* a predecessor's lease taken over, when did_adopt */
+	bool had_prev, did_adopt, acquired;
+	bool was_active;		/* active before this call: its host side is not ours to undo */
+	bool host_done;			/* host side configured in this call */
+};
+
+static int64_t now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static const char *net_of(const struct work *w)
+{
+	return w->e->cfg.name;
+}
+
+static const char *state_dir(const struct hook *h)
+{
+	return h->conf->state_dir;
+}
+
+static int open_store(struct hook *h)
+{
+	if (h->store)
+		return 0;
+	return store_open(state_dir(h), &h->store);
+}
+
+/* Whether the store exists at all: stopped must not create one for nothing. */
+static bool store_exists(const struct hook *h)
+{
+	char p[PATH_MAX + 16];
+
+	if (h->store)
+		return true;
+	(void)snprintf(p, sizeof(p), "%s/%s", state_dir(h), STORE_DB_FILE);
+	return access(p, F_OK) == 0;
+}
+
+static int open_nl(struct hook *h)
+{
+	if (h->nl)
+		return 0;
+	return nl_ctx_open(&h->nl);
+}
+
+void hook_close(struct hook *h)
+{
+	store_close(h->store);
+	h->store = NULL;
+	nl_ctx_free(h->nl);
+	h->nl = NULL;
+}
+
+/* ---- matching ---- */
+
+static const struct hook_entry *match_entry(const struct hook_config *c, const struct dom_iface *i,
+					    size_t from)
+{
+	for (size_t k = from; k < c->n_entries; k++) {
+		const struct hook_entry *e = &c->entries[k];
+
+		if (e->match == MATCH_NETWORK && strcmp(i->type, "network") == 0 &&
+		    strcmp(e->pattern, i->network) == 0)
+			return e;
+		if (e->match == MATCH_BRIDGE && strcmp(i->type, "bridge") == 0 &&
+		    strcmp(e->pattern, i->bridge) == 0)
+			return e;
+		if (e->match == MATCH_TAP && strcmp(i->type, "ethernet") == 0 && i->target[0] &&
+		    fnmatch(e->pattern, i->target, 0) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Whether entry e may hold a lease of i: what match_entry() says, and after a stop also any
+ * tap entry for an ethernet interface whose tap the XML no longer names. */
+static bool may_hold(const struct hook_entry *e, const struct dom_iface *i)
+{
+	if (e->match == MATCH_TAP && strcmp(i->type, "ethernet") == 0 && !i->target[0])
+		return true;
+	if (e->match == MATCH_NETWORK)
+		return strcmp(i->type, "network") == 0 && strcmp(e->pattern, i->network) == 0;
+	if (e->match == MATCH_BRIDGE)
+		return strcmp(i->type, "bridge") == 0 && strcmp(e->pattern, i->bridge) == 0;
+	return strcmp(i->type, "ethernet") == 0 && fnmatch(e->pattern, i->target, 0) == 0;
+}
+
+/* ---- keys and leases ---- */
+
+/* "UUID/MAC", or "NAME/MAC" when the XML has no UUID. */
+static int make_key(struct work *w, const char *uuid, const char *name, const char *mac)
+{
+	const char *who = uuid && uuid[0] ? uuid : name;
+	int n = snprintf(w->key, sizeof(w->key), "%s/%s", who, mac);
+	size_t o = 0;
+
+	if (n < 0 || (size_t)n >= sizeof(w->key))
+		return err_set(-ENAMETOOLONG, "domain name \"%.40s...\": too long for a lease key",
+			       name);
+	(void)snprintf(w->mac, sizeof(w->mac), "%s", mac);
+	for (const char *p = mac; *p && o + 1 < sizeof(w->ifname); p++)
+		if (*p != ':')
+			w->ifname[o++] = *p;
+	w->ifname[o] = '\0';
+	return 0;
+}
+
+/* A predecessor of a domain re-defined under a new UUID with the same name and MAC: its
+ * reserved lease, so `virsh undefine` + `define` keeps the address. 1 found, 0 none. */
+static int find_predecessor(struct hook *h, const struct work *w, const char *uuid,
+			    const char *name, struct lease *ret)
+{
+	struct lease *v = NULL;
+	size_t n = 0;
+	int r, found = 0;
+
+	if (!uuid[0] || w->e->cfg.net.per_container_slice || w->e->cfg.net.iid == IID_EUI64)
+		return 0;
+	if ((r = store_lease_list(h->store, net_of(w), &v, &n)) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct lease *l = &v[i];
+		size_t kl = strlen(l->key), ml = strlen(w->mac);
+
+		if (l->state != LEASE_RESERVED || l->pinned || !l->addr_known ||
+		    strcmp(l->mac, w->mac) != 0 || strcmp(l->hostname, name) != 0 ||
+		    strcmp(l->container_id, uuid) == 0 || kl <= ml + 1 ||
+		    strcmp(l->key + kl - ml, w->mac) != 0 || l->key[kl - ml - 1] != '/')
+			continue;
+		if (!found || l->released > ret->released)
+			*ret = *l;
+		found = 1;
+	}
+	free(v);
+	return found;
+}
+
+static int lease_take(struct hook *h, struct work *w, const char *uuid, const char *name)
+{
+	struct lease_request req = {
+		.key = w->key,
+		.container_id = uuid[0] ? uuid : name,
+		.ifname = w->ifname,
+		.hostname = name,
+		.mac = w->mac,
+	};
+	int r;
+
+	if ((r = open_store(h)) < 0)
+		return r;
+	r = store_lease_get(h->store, net_of(w), w->key, &w->prev);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	w->had_prev = r == 0;
+	w->was_active = w->had_prev && w->prev.state == LEASE_ACTIVE;
+	if (!w->had_prev) {
+		if ((r = find_predecessor(h, w, uuid, name, &w->adopted)) < 0)
+			return r;
+		if (r > 0) {
+			if ((r = store_lease_forget(h->store, net_of(w), w->adopted.key)) < 0)
+				return r;
+			w->did_adopt = true;
+			req.want = &w->adopted.addr;
+		}
+	}
+	r = store_lease_acquire(h->store, &w->e->cfg.net, &req, now(), &w->lease);
+	if (r < 0) {
+		if (w->did_adopt)
+			(void)store_lease_restore(h->store, &w->adopted);
+		w->did_adopt = false;
+		return r;
+	}
+	w->acquired = true;
+	return 0;
+}
+
+/* Puts the key's lease back as it was before lease_take(). */
+static void lease_undo(struct hook *h, struct work *w)
+{
+	int r;
+
+	if (!w->acquired)
+		return;
+	r = w->had_prev ? store_lease_restore(h->store, &w->prev)
+			: store_lease_forget(h->store, net_of(w), w->key);
+	if (r == 0 && w->did_adopt)
+		r = store_lease_restore(h->store, &w->adopted);
+	if (r < 0)
+		(void)fprintf(stderr, "v6pd: undoing the lease of key \"%s\": %s\n", w->key,
+			      err_msg(r));
+	w->acquired = false;
+}
+
+/* dnsmasq's dhcp-host name: only a valid host name label, else none. */
+static const char *host_label(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63 || name[0] == '-' || name[n - 1] == '-')
+		return NULL;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-'))
+			return NULL;
+	return name;
+}
+
+static int reservation_put(struct hook *h, const struct work *w, const char *name)
+{
+	if (!w->lease.addr_known)
+		return err_set(-ENOENT, "network \"%s\": the base prefix is not known", net_of(w));
+	return dnsmasq_host_put(state_dir(h), net_of(w), w->mac, &w->lease.addr, host_label(name));
+}
+
+/* ---- the host side ---- */
+
+static struct prefix routed_dst(const struct hook_entry *e, const struct lease *l)
+{
+	struct prefix p = { .addr = l->addr, .len = 128 };
+
+	return e->cfg.net.per_container_slice ? l->slice : p;
+}
+
+/* Link-local addresses other than fe80::1: the guest must see one router, fe80::1. */
+static int drop_other_ll(struct hook *h, int ifindex)
+{
+	struct in6_addr g = hostside_gateway_ll();
+	struct nl_address *a = NULL;
+	int n = nl_address_list(h->nl, ifindex, &a), r = 0;
+
+	for (int i = 0; i < n && r >= 0; i++)
+		if (IN6_IS_ADDR_LINKLOCAL(&a[i].addr) && memcmp(&a[i].addr, &g, sizeof(g)) != 0)
+			r = nl_address_del(h->nl, ifindex, &a[i].addr, a[i].prefixlen);
+	free(a);
+	return n < 0 ? n : r < 0 ? r : 0;
+}
+
+static int tap_setup(struct hook *h, struct work *w)
+{
+	struct hostside_routed hr = {
+		.ifname = w->tap,
+		.addr = w->lease.addr,
+		.route = routed_dst(w->e, &w->lease),
+		.gateway_slice = &w->lease.slice,
+		.ndp_proxy = w->e->cfg.ndp_proxy,
+	};
+	struct nl_link l;
+	int r;
+
+	if ((r = nl_link_get(h->nl, w->tap, &l)) < 0)
+		return r == -ENODEV ? err_set(r, "tap \"%s\" does not exist", w->tap) : r;
+	hr.ifindex = l.ifindex;
+	/* No kernel link-local once it is up (addr_gen_mode 1 = none); when libvirt brought it
+	 * up already, drop_other_ll() removes the one the kernel made. */
+	if ((r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1)) < 0)
+		return r;
+	if (!(l.flags & IFF_UP) && (r = nl_link_set_up(h->nl, l.ifindex)) < 0)
+		return r;
+	if ((r = hostside_routed_setup(h->nl, &hr)) < 0 || (r = drop_other_ll(h, l.ifindex)) < 0)
+		return r;
+	return dnsmasq_serve(state_dir(h), net_of(w), w->tap);
+}
+
+/* Undoes tap_setup() for lease l: the route (found through the lease when the XML no longer
+ * names the tap), the gateway addresses on the tap, the proxy entry. A tap that is gone took
+ * its addresses and routes with it. */
+static int tap_teardown(struct hook *h, const struct hook_entry *e, const struct lease *l,
+			const char *tap)
+{
+	struct in6_addr g = hostside_gateway_ll(), slice_gw;
+	struct nl_route rt = { .dst = routed_dst(e, l) };
+	struct nl_link link = { 0 };
+	int r;
+
+	if (!l->addr_known)
+		return 0;
+	if ((r = open_nl(h)) < 0)
+		return r;
+	if (tap && tap[0] && (r = nl_link_get(h->nl, tap, &link)) < 0 && r != -ENODEV)
+		return r;
+	if (!link.ifindex) {
+		struct nl_route *v = NULL;
+		int n = nl_route_list(h->nl, 0, &v);
+
+		for (int i = 0; i < n; i++)
+			if (v[i].dst.len == rt.dst.len &&
+			    memcmp(&v[i].dst.addr, &rt.dst.addr, sizeof(rt.dst.addr)) == 0)
+				rt.oif = v[i].oif;
+		free(v);
+		if (n < 0)
+			return n;
+		if (rt.oif && (r = nl_link_get_by_index(h->nl, rt.oif, &link)) < 0 && r != -ENODEV)
+			return r;
+	}
+	if ((r = hostside_proxy_remove(h->nl, e->cfg.ndp_proxy, &l->addr)) < 0)
+		return r;
+	if (link.ifindex) {
+		rt.oif = link.ifindex;
+		prefix_addr_with_host(&l->slice, ADDRGEN_GATEWAY_IID, &slice_gw);
+		if ((r = nl_route_del(h->nl, &rt)) < 0 ||
+		    (r = nl_address_del(h->nl, link.ifindex, &slice_gw, l->slice.len)) < 0 ||
+		    (r = nl_address_del(h->nl, link.ifindex, &g, 64)) < 0)
+			return r;
+		tap = link.name;
+	}
+	return tap && tap[0] ? dnsmasq_unserve(state_dir(h), tap) : 0;
+}
+
+/* prepare: a v6pd bridge must exist before libvirt attaches the tap to it. */
+static int host_prepare(struct hook *h, struct work *w)
+{
+	int r;
+
+	if (w->e->match == MATCH_BRIDGE) {
+		if ((r = open_nl(h)) < 0)
+			return r;
+		return hostside_bridge_setup(h->nl, w->e->cfg.bridge, w->e->cfg.mtu,
+					     &w->lease.slice, NULL);
+	}
+	/* A tap made beforehand (managed='no'): no kernel link-local when it comes up. */
+	if (w->e->match == MATCH_TAP) {
+		r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1);
+		if (r == -ENOENT)
+			err_clear();
+		return r == -ENOENT ? 0 : r;
+	}
+	return 0;
+}
+
+static int host_start(struct hook *h, struct work *w)
+{
+	int r;
+
+	if (w->e->match == MATCH_NETWORK)
+		return 0;
+	if ((r = open_nl(h)) < 0)
+		return r;
+	w->host_done = true;
+	if (w->e->match == MATCH_TAP)
+		return tap_setup(h, w);
+	if ((r = hostside_bridge_setup(h->nl, w->e->cfg.bridge, w->e->cfg.mtu, &w->lease.slice,
+				       NULL)) < 0)
+		return r;
+	return dnsmasq_serve(state_dir(h), net_of(w), w->e->cfg.bridge);
+}
+
+/* ---- the calls ---- */
+
+static void iface_what(const struct dom_iface *i, char *buf, size_t size)
+{
+	if (strcmp(i->type, "network") == 0)
+		(void)snprintf(buf, size, "network \"%s\"", i->network);
+	else if (strcmp(i->type, "bridge") == 0)
+		(void)snprintf(buf, size, "bridge \"%s\"", i->bridge);
+	else
+		(void)snprintf(buf, size, "tap \"%s\"", i->target);
+}
+
+/* The managed interfaces of d, with their keys; a new array in *ret (free()). */
+static int collect(struct hook *h, const struct dom *d, struct work **ret, size_t *ret_n)
+{
+	struct work *v = NULL;
+	size_t n = 0;
+	int r;
+
+	for (size_t k = 0; k < d->n_ifs; k++) {
+		const struct dom_iface *i = &d->ifs[k];
+		const struct hook_entry *e = match_entry(h->conf, i, 0);
+		char what[STORE_NAME_MAX + 16];
+
+		if (!e)
+			continue;
+		iface_what(i, what, sizeof(what));
+		if (!i->mac[0]) {
+			r = err_set(-EINVAL, "interface %zu (%s): no <mac address>", k + 1, what);
+			goto fail;
+		}
+		if (!v && !(v = calloc(d->n_ifs, sizeof(*v)))) {
+			r = err_set(-ENOMEM, "out of memory");
+			goto fail;
+		}
+		v[n].e = e;
+		v[n].tap = i->target;
+		if ((r = make_key(&v[n], d->uuid, d->name, i->mac)) < 0)
+			goto fail;
+		n++;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+fail:
+	free(v);
+	return r;
+}
+
+/* Leaves nothing this call made: host side, reservation and lease of every interface that
+ * was not already active before it. */
+static void undo(struct hook *h, struct work *v, size_t n)
+{
+	for (size_t k = n; k-- > 0;) {
+		struct work *w = &v[k];
+
+		if (!w->acquired)
+			continue;
+		if (!w->was_active) {
+			if (w->host_done && w->e->match == MATCH_TAP)
+				(void)tap_teardown(h, w->e, &w->lease, w->tap);
+			(void)dnsmasq_host_remove(state_dir(h), net_of(w), w->mac);
+		}
+		lease_undo(h, w);
+	}
+}
+
+/* Reports the failure of w and undoes v[0..n): the message survives the undo. */
+static int fail_undo(struct hook *h, struct work *v, size_t n, const struct work *w, int r)
+{
+	char msg[1024];
+
+	(void)snprintf(msg, sizeof(msg), "interface %s (v6pd network \"%s\"): %s", w->mac,
+		       net_of(w), err_msg(r));
+	undo(h, v, n);
+	return err_set(r, "%s", msg);
+}
+
+/* prepare (start=false) or start/reconnect (start=true). */
+static int domain_apply(struct hook *h, const struct dom *d, bool start)
+{
+	struct work *v = NULL;
+	size_t n = 0, k;
+	int r;
+
+	if ((r = collect(h, d, &v, &n)) < 0 || n == 0)
+		goto out;
+	for (k = 0; k < n; k++) {
+		struct work *w = &v[k];
+
+		if ((r = lease_take(h, w, d->uuid, d->name)) < 0 ||
+		    (r = reservation_put(h, w, d->name)) < 0 ||
+		    (r = start ? host_start(h, w) : host_prepare(h, w)) < 0) {
+			r = fail_undo(h, v, k + 1, w, r);
+			goto out;
+		}
+	}
+out:
+	free(v);
+	return r;
+}
+
+int hook_domain_prepare(struct hook *h, const struct dom *d)
+{
+	return domain_apply(h, d, false);
+}
+
+int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect)
+{
+	return domain_apply(h, d, true);
+}
+
+/* Undoes one lease's attachment and releases it into its reserved state. */
+static int detach(struct hook *h, const struct hook_entry *e, const char *key, const char *mac,
+		  const char *tap)
+{
+	struct lease l;
+	int r = store_lease_get(h->store, e->cfg.name, key, &l), k;
+
+	if (r == -ENOENT) {
+		err_clear();
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = 0;
+	if (e->match == MATCH_TAP)
+		r = tap_teardown(h, e, &l, tap);
+	k = dnsmasq_host_remove(state_dir(h), e->cfg.name, mac);
+	if (r == 0)
+		r = k;
+	if (l.state == LEASE_ACTIVE) {
+		k = store_lease_release(h->store, e->cfg.name, key, now(), NULL);
+		if (r == 0)
+			r = k;
+	}
+	return r < 0 ? r : 0;
+}
+
+static void log_failure(const char *what, int r)
+{
+	(void)fprintf(stderr, "v6pd: %s: %s (ignored)\n", what, err_msg(r));
+}
+
+/* Failures are logged one line each and the others still undone: libvirt ignores the
+ * result of stopped and release. */
+int hook_domain_stopped(struct hook *h, const struct dom *d)
+{
+	int r;
+
+	for (size_t k = 0; k < d->n_ifs; k++) {
+		const struct dom_iface *i = &d->ifs[k];
+		struct work w = { 0 };
+
+		if (!i->mac[0])
+			continue;
+		for (size_t j = 0; j < h->conf->n_entries; j++) {
+			const struct hook_entry *e = &h->conf->entries[j];
+			char what[STORE_NAME_MAX + 64];
+
+			if (!may_hold(e, i))
+				continue;
+			if (!store_exists(h))
+				return 0;
+			if ((r = open_store(h)) < 0)
+				return r;
+			w.e = e;
+			if ((r = make_key(&w, d->uuid, d->name, i->mac)) == 0)
+				r = detach(h, e, w.key, w.mac, i->target);
+			if (r < 0) {
+				(void)snprintf(what, sizeof(what), "interface %s (v6pd network \"%s\")",
+					       i->mac, e->cfg.name);
+				log_failure(what, r);
+			}
+		}
+	}
+	return 0;
+}
+
+static const struct hook_entry *port_entry(const struct hook *h, const struct net_port *p)
+{
+	for (size_t k = 0; k < h->conf->n_entries; k++)
+		if (h->conf->entries[k].match == MATCH_NETWORK &&
+		    strcmp(h->conf->entries[k].pattern, p->network) == 0)
+			return &h->conf->entries[k];
+	return NULL;
+}
+
+static int check_port(const struct hook *h, const struct net_port *p)
+{
+	if (strcmp(p->network, h->object) != 0)
+		return err_set(-EINVAL, "the hook's argument names network \"%s\" but the XML "
+					"describes network \"%s\"",
+			       h->object, p->network);
+	return 0;
+}
+
+int hook_port_created(struct hook *h, const struct net_port *p)
+{
+	struct work w = { .e = port_entry(h, p) };
+	int r;
+
+	if ((r = check_port(h, p)) < 0 || !w.e || !p->mac[0])
+		return r;
+	if ((r = make_key(&w, p->owner_uuid, p->owner_name, p->mac)) < 0)
+		return r;
+	if ((r = lease_take(h, &w, p->owner_uuid, p->owner_name)) < 0 ||
+	    (r = reservation_put(h, &w, p->owner_name)) < 0)
+		r = fail_undo(h, &w, 1, &w, r);
+	return r;
+}
+
+int hook_port_deleted(struct hook *h, const struct net_port *p)
+{
+	struct work w = { .e = port_entry(h, p) };
+	int r;
+
+	if ((r = check_port(h, p)) < 0 || !w.e || !p->mac[0] || !store_exists(h))
+		return r;
+	if ((r = open_store(h)) < 0 ||
+	    (r = make_key(&w, p->owner_uuid, p->owner_name, p->mac)) < 0 ||
+	    (r = detach(h, w.e, w.key, w.mac, NULL)) < 0)
+		return err_wrap(r, "interface %s (v6pd network \"%s\")", w.mac, net_of(&w));
+	return 0;
+}
