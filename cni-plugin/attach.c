@@ -14,6 +14,7 @@
 #include "addrgen.h"
 #include "cni.h"
 #include "err.h"
+#include "hostside.h"
 #include "netlink.h"
 #include "netns.h"
 #include "sysctl.h"
@@ -176,26 +177,44 @@ out:
 	return r;
 }
 
+#define BRIDGE_ALIAS "v6pd-bridge:"
+
+/* The default bridge name keeps 10 bytes of the network name, so "production-web" and
+ * "production-db" both get "v6pd-production": their slices would silently share one L2
+ * segment. The bridge's alias records the network that first used it; another network
+ * reaching it by the default name is refused (a "bridge" given explicitly may be shared). */
+static int bridge_claim(struct nl_ctx *ctx, const struct cni_req *req, int ifindex,
+			int *ret_code)
+{
+	char mine[NL_ALIAS_MAX], dflt[NL_IFNAMSIZ];
+	struct nl_link b;
+	int r;
+
+	(void)snprintf(mine, sizeof(mine), BRIDGE_ALIAS "%s", req->cfg.name);
+	if ((r = nl_link_get_by_index(ctx, ifindex, &b)) < 0 || strcmp(b.alias, mine) == 0)
+		return r;
+	if (!b.alias[0])
+		return nl_link_set_alias(ctx, ifindex, mine);
+	(void)snprintf(dflt, sizeof(dflt), "v6pd-%.10s", req->cfg.name);
+	if (strncmp(b.alias, BRIDGE_ALIAS, strlen(BRIDGE_ALIAS)) != 0 ||
+	    strcmp(req->cfg.bridge, dflt) != 0)
+		return 0;
+	*ret_code = CNI_ERR_CONFIG;
+	return err_set(-EEXIST, "bridge \"%s\", the default for network \"%s\", already "
+				"carries network \"%s\": give one of them its own \"bridge\"",
+		       b.name, req->cfg.name, b.alias + strlen(BRIDGE_ALIAS));
+}
+
 /* Host side of bridge mode: the bridge with fe80::1 and the slice's ::1, forwarding on,
  * router advertisements ignored. *ret_ifindex gets the bridge's ifindex. */
 static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
-			  const struct lease *l, int *ret_ifindex)
+			  const struct lease *l, int *ret_ifindex, int *ret_code)
 {
-	struct nl_address a;
-	struct in6_addr g = gateway_ll(), slice_gw;
 	int ifindex, r;
 
 	if ((r = nl_bridge_ensure(ctx, req->cfg.bridge, req->cfg.mtu, &ifindex)) < 0 ||
-	    (r = sysctl_ipv6_conf_set(req->cfg.bridge, "accept_ra", 0)) < 0 ||
-	    (r = sysctl_ipv6_conf_set(req->cfg.bridge, "forwarding", 1)) < 0 ||
-	    (r = sysctl_ipv6_conf_set("all", "forwarding", 1)) < 0)
-		return r;
-	nl_address_init(&a, ifindex, &g, 64);
-	if ((r = nl_address_add(ctx, &a)) < 0)
-		return r;
-	prefix_addr_with_host(&l->slice, ADDRGEN_GATEWAY_IID, &slice_gw);
-	nl_address_init(&a, ifindex, &slice_gw, l->slice.len);
-	if ((r = nl_address_add(ctx, &a)) < 0)
+	    (r = bridge_claim(ctx, req, ifindex, ret_code)) < 0 ||
+	    (r = hostside_bridge_gateways(ctx, req->cfg.bridge, ifindex, &l->slice)) < 0)
 		return r;
 	*ret_ifindex = ifindex;
 	return 0;
@@ -206,38 +225,23 @@ static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
 static int routed_prepare(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l,
 			  int host_ifindex, const char *host_name, const struct nl_link *up)
 {
-	struct nl_address a;
-	struct in6_addr g = gateway_ll();
-	struct nl_route rt = { .oif = host_ifindex };
-	int r;
+	struct hostside_routed h = {
+		.ifindex = host_ifindex,
+		.ifname = host_name,
+		.addr = l->addr,
+		.route = { .addr = l->addr, .len = 128 },
+		.uplink = req->cfg.ndp_proxy[0] ? up : NULL,
+	};
 
-	if ((r = sysctl_ipv6_conf_set(host_name, "accept_ra", 0)) < 0 ||
-	    (r = sysctl_ipv6_conf_set("all", "forwarding", 1)) < 0)
-		return r;
-	nl_address_init(&a, host_ifindex, &g, 64);
-	if ((r = nl_address_add(ctx, &a)) < 0)
-		return r;
-	rt.dst.addr = l->addr;
-	rt.dst.len = 128;
 	if (req->cfg.net.per_container_slice)
-		rt.dst = l->slice;
-	if ((r = nl_route_replace(ctx, &rt)) < 0)
-		return r;
-	if (!req->cfg.ndp_proxy[0])
-		return 0;
-	if ((r = sysctl_ipv6_conf_set(up->name, "proxy_ndp", 1)) < 0)
-		return r;
-	return nl_neigh_proxy_add(ctx, up->ifindex, &l->addr);
+		h.route = l->slice;
+	return hostside_routed_setup(ctx, &h);
 }
 
 static void proxy_remove(struct nl_ctx *ctx, const struct cni_req *req, const struct lease *l)
 {
-	struct nl_link up;
-
-	if (!req->cfg.ndp_proxy[0] || !l->addr_known ||
-	    nl_link_get(ctx, req->cfg.ndp_proxy, &up) < 0)
-		return;
-	(void)nl_neigh_proxy_del(ctx, up.ifindex, &l->addr);
+	if (l->addr_known)
+		(void)hostside_proxy_remove(ctx, req->cfg.ndp_proxy, &l->addr);
 }
 
 /* CNI_IFNAME must be free in the container, unless it is the peer of this attachment's
@@ -297,8 +301,8 @@ static int attach_add(struct cni_req *req, int *ret_code)
 		goto fail;
 	in.lease = &t.lease;
 	*ret_code = CNI_ERR_LINK;
-	if (req->cfg.mode == NET_MODE_BRIDGE && (r = bridge_prepare(ctx, req, &t.lease,
-								   &br.ifindex)) < 0)
+	if (req->cfg.mode == NET_MODE_BRIDGE &&
+	    (r = bridge_prepare(ctx, req, &t.lease, &br.ifindex, ret_code)) < 0)
 		goto fail;
 	/* A host end left by an ADD that was killed half-way: it is ours, by its name. */
 	if ((r = nl_link_del_if_exists(ctx, host)) < 0 ||
@@ -337,7 +341,8 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	if (req->cfg.mode == NET_MODE_ROUTED &&
 	    (r = routed_prepare(ctx, req, &t.lease, host_ifindex, host, &up)) < 0)
 		goto fail;
-	if ((r = inside_configure(cctx, &in)) < 0)
+	if ((r = inside_configure(cctx, &in)) < 0 ||
+	    (r = cni_dns_publish(req, &t.lease, ret_code)) < 0)
 		goto fail;
 	{
 		struct cni_iface ifs[3];
@@ -423,6 +428,8 @@ static int attach_del(struct cni_req *req, int *ret_code)
 	if (r < 0 && r != -ENOENT)
 		return r;
 	have = r == 0;
+	if (have)
+		cni_dns_withdraw(req, &l);
 	if (!have && req->cfg.mode == NET_MODE_ROUTED && req->cfg.ndp_proxy[0])
 		have = lease_of_attachment(req, &l) == 0;
 	*ret_code = CNI_ERR_LINK;

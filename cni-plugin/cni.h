@@ -22,6 +22,7 @@ enum cni_code {
 	CNI_ERR_LINK = 102,		/* netlink: veth, bridge, address, route */
 	CNI_ERR_NETNS = 103,		/* the netns is missing or not a netns */
 	CNI_ERR_CHECK = 104,		/* CHECK found the attachment broken */
+	CNI_ERR_DNS = 105,		/* publishing in DNS failed and "dns.required" */
 };
 
 enum cni_cmd {
@@ -122,3 +123,9 @@ int cni_gc_valid_read(const struct cni_req *req, struct store_attachment **ret, 
 int cni_status(struct cni_req *req, int *ret_code);
 /* GC of the store: releases leases of attachments not listed; ret gets them (free()). */
 int cni_gc(struct cni_req *req, struct lease **ret, size_t *ret_n, int *ret_code);
+
+/* dns.c: the netconf's "dns" (nothing when it has none). publish: a failure is logged and
+ * recorded in the store; it fails the ADD (CNI_ERR_DNS) only with "required": true.
+ * withdraw: per "onRelease"; failures are logged, never fatal. */
+int cni_dns_publish(struct cni_req *req, const struct lease *l, int *ret_code);
+void cni_dns_withdraw(struct cni_req *req, const struct lease *l);

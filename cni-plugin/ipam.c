@@ -18,6 +18,10 @@ static int ipam_add(struct cni_req *req, int *ret_code)
 
 	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
 		return r;
+	if ((r = cni_dns_publish(req, &t.lease, ret_code)) < 0) {
+		cni_lease_undo(req, &t);
+		return r;
+	}
 	prefix_addr_with_host(&t.lease.slice, ADDRGEN_GATEWAY_IID, &g);
 	(void)prefix_addr_to_string(&g, gw, sizeof(gw));
 	return cni_result_print(req, NULL, 0, -1, &t.lease, gw, gw);
@@ -48,12 +52,14 @@ int cni_gc(struct cni_req *req, struct lease **ret, size_t *ret_n, int *ret_code
 	free(valid);
 	if (r < 0)
 		*ret_code = cni_code_for(r);
+	for (int i = 0; i < r && ret && *ret; i++)
+		cni_dns_withdraw(req, &(*ret)[i]);
 	return r < 0 ? r : 0;
 }
 
 int cni_ipam_run(struct cni_req *req, int *ret_code)
 {
-	struct lease *gone = NULL;
+	struct lease *gone = NULL, l;
 	size_t n = 0;
 	int r;
 
@@ -61,7 +67,9 @@ int cni_ipam_run(struct cni_req *req, int *ret_code)
 	case CNI_ADD:
 		return ipam_add(req, ret_code);
 	case CNI_DEL:
-		r = cni_lease_release(req, NULL, ret_code);
+		r = cni_lease_release(req, &l, ret_code);
+		if (r == 0)
+			cni_dns_withdraw(req, &l);
 		return r == -ENOENT ? 0 : r;
 	case CNI_CHECK:
 		return ipam_check(req, ret_code);

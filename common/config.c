@@ -184,7 +184,9 @@ int config_network_from_json(const json_t *obj, const char *name, struct net_con
 	store_copy(c.state_dir, sizeof(c.state_dir), CONFIG_DEFAULT_STATE_DIR);
 
 	if ((r = read_mode(obj, &c)) < 0 || (r = read_links(obj, &c)) < 0 ||
-	    (r = read_store(obj, &c)) < 0)
+	    (r = read_store(obj, &c)) < 0 ||
+	    (r = dns_config_from_json(json_object_get(obj, "dns"), c.net.slice_len,
+				      c.net.per_container_slice, &c.dns)) < 0)
 		return r;
 	if ((r = get_int(obj, "mtu", 1280, 65535, &i)) < 0)
 		return r;

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <limits.h>
 
+#include "dns.h"
 #include "store.h"
 
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/v6pd"
@@ -25,6 +26,7 @@ struct net_config {
 	unsigned mtu;
 	char state_dir[PATH_MAX];
 	struct store_network net;	/* net.name points at name above */
+	struct dns_config dns;		/* "dns": publishing leases (disabled when absent) */
 };
 
 /* Checks a network name as CNI does: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 127 bytes. */

@@ -50,7 +50,7 @@ struct dns_config {
 	bool required;			/* a failure fails the ADD */
 	unsigned timeout;		/* seconds */
 	bool hosts;			/* backend hostsDir */
-	char hosts_dir[PATH_MAX];
+	char hosts_dir[STORE_DNS_TARGET_MAX];
 	bool pdns;			/* backend powerdns */
 	char pdns_url[DNS_URL_MAX];	/* "http://127.0.0.1:8081", no trailing '/' */
 	char pdns_server_id[128];

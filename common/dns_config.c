@@ -126,8 +126,8 @@ static int read_pdns(const json_t *o, struct dns_config *c)
 static int read_rfc2136(const json_t *o, struct dns_config *c)
 {
 	static const char w[] = "dns.rfc2136";
-	static const char *const algs[] = { "hmac-sha1", "hmac-sha224", "hmac-sha256",
-					    "hmac-sha384", "hmac-sha512", NULL };
+	/* What ldns signs with (its hmac-sha384 and hmac-sha224 do not work). */
+	static const char *const algs[] = { "hmac-sha256", "hmac-sha512", "hmac-sha1", NULL };
 	json_int_t port = 53;
 	int r, i;
 
@@ -151,7 +151,7 @@ static int read_rfc2136(const json_t *o, struct dns_config *c)
 			break;
 	if (c->rfc2136_algorithm[0] && !algs[i])
 		return err_set(-EINVAL, "\"%s.algorithm\" \"%s\": must be hmac-sha256 (the default), "
-					"hmac-sha384, hmac-sha512, hmac-sha224 or hmac-sha1",
+					"hmac-sha512 or hmac-sha1",
 			       w, c->rfc2136_algorithm);
 	c->rfc2136 = true;
 	return 0;
@@ -259,7 +259,7 @@ int dns_config_from_json(const json_t *obj, unsigned slice_len, bool per_contain
 	    (r = read_settings(obj, &c)) < 0)
 		return r;
 	if ((r = get_path(obj, "dns", "hostsDir", false, c.hosts_dir,
-			  STORE_DNS_TARGET_MAX - 1)) < 0)
+			  sizeof(c.hosts_dir))) < 0)
 		return r;
 	c.hosts = r > 0;
 	if ((r = get_object(obj, "powerdns", &o)) < 0 || (r > 0 && (r = read_pdns(o, &c)) < 0))

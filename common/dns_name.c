@@ -6,6 +6,7 @@
 #include "dns.h"
 #include "dns_int.h"
 #include "err.h"
+#include "store_int.h"
 
 #define NAME_TEXT_MAX 253	/* RFC 1035 2.3.4: 255 octets on the wire */
 #define LABEL_MAX 63
@@ -69,7 +70,8 @@ int dns_name_normalize(const char *what, const char *in, char ret[DNS_NAME_MAX])
 	buf[len] = '\0';
 	if ((r = check_labels(what, buf)) < 0)
 		return r;
-	(void)snprintf(ret, DNS_NAME_MAX, "%s.", buf);
+	memcpy(ret, buf, len);
+	memcpy(ret + len, ".", 2);
 	return 0;
 }
 

@@ -3,16 +3,20 @@
  * add one record to an RRset, so each RRset is written whole from what the store holds for
  * its name on this server: every v6pd address for an AAAA name, every v6pd name for a PTR.
  * The zones' PATCHes run in parallel (libcurl multi): one round trip for an ADD. */
-#include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "dns_curl.h"
 #include "dns_int.h"
 #include "err.h"
 
 #define BODY_MAX (64u << 10)
+
+static const struct dns_curl *cu;	/* set by dns_curl_load() */
 
 struct rrset {
 	char zone[DNS_NAME_MAX];
@@ -28,18 +32,9 @@ struct request {
 	char reply[1024];	/* the start of the answer's body */
 	size_t reply_len;
 	int err;
+	bool server_error;	/* 5xx: worth another try */
 	char msg[STORE_DNS_ERROR_MAX];
 };
-
-static int curl_ready(void)
-{
-	static bool done;
-
-	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return err_set(-ENOMEM, "powerdns: libcurl failed to initialise");
-	done = true;
-	return 0;
-}
 
 static int add_rrset(struct rrset **v, size_t *n, const struct rrset *x)
 {
@@ -118,13 +113,22 @@ static size_t on_reply(char *data, size_t size, size_t n, void *user)
 	return len;
 }
 
-static void fail(struct request *q, int err, const struct dns_config *c, const char *fmt,
-		 const char *what)
+static void fail(struct request *q, int err, const struct dns_config *c, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void fail(struct request *q, int err, const struct dns_config *c, const char *fmt, ...)
 {
+	va_list ap;
+	int n;
+
 	q->err = err;
-	(void)snprintf(q->msg, sizeof(q->msg), "powerdns %s (server %s) zone %s: ", c->pdns_url,
-		       c->pdns_server_id, q->zone);
-	(void)snprintf(q->msg + strlen(q->msg), sizeof(q->msg) - strlen(q->msg), fmt, what);
+	n = snprintf(q->msg, sizeof(q->msg), "powerdns %s (server %s) zone %s: ", c->pdns_url,
+		     c->pdns_server_id, q->zone);
+	if (n < 0 || (size_t)n >= sizeof(q->msg))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(q->msg + n, sizeof(q->msg) - (size_t)n, fmt, ap);
+	va_end(ap);
 }
 
 static int errno_of_curl(CURLcode rc)
@@ -152,10 +156,10 @@ static void outcome(struct request *q, const struct dns_config *c, CURLcode rc)
 	const char *e;
 
 	if (rc != CURLE_OK) {
-		fail(q, errno_of_curl(rc), c, "%s", curl_easy_strerror(rc));
+		fail(q, errno_of_curl(rc), c, "%s", cu->easy_strerror(rc));
 		return;
 	}
-	(void)curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
+	(void)cu->easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 204 || status == 200)
 		return;
 	j = json_loads(q->reply, 0, NULL);
@@ -179,6 +183,7 @@ static void outcome(struct request *q, const struct dns_config *c, CURLcode rc)
 		break;
 	default:
 		fail(q, -EIO, c, "%s", detail);
+		q->server_error = status >= 500;
 	}
 	json_decref(j);
 }
@@ -190,13 +195,13 @@ static int request_setup(struct request *q, const struct dns_config *c, struct c
 
 	(void)snprintf(url, sizeof(url), "%s/api/v1/servers/%s/zones/%s", c->pdns_url,
 		       c->pdns_server_id, q->zone);
-	q->h = curl_easy_init();
+	q->h = cu->easy_init();
 	if (!q->h)
 		return err_set(-ENOMEM, "powerdns: out of memory");
 #define SET(opt, val)                                                  \
 	do {                                                           \
 		if (rc == CURLE_OK)                                    \
-			rc = curl_easy_setopt(q->h, opt, val);         \
+			rc = cu->easy_setopt(q->h, opt, val);         \
 	} while (0)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_CUSTOMREQUEST, "PATCH");
@@ -210,34 +215,56 @@ static int request_setup(struct request *q, const struct dns_config *c, struct c
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 #undef SET
 	if (rc != CURLE_OK)
-		return err_set(-EINVAL, "powerdns %s: %s", c->pdns_url, curl_easy_strerror(rc));
+		return err_set(-EINVAL, "powerdns %s: %s", c->pdns_url, cu->easy_strerror(rc));
 	return 0;
 }
 
-/* Runs every request at once; fills each one's err and msg. */
-static int perform(struct request *qs, size_t nq, const struct dns_config *c)
+/* Runs qs[0..nq) at once; fills each one's err and msg. */
+static void run(CURLM *m, struct request *qs, size_t nq, const struct dns_config *c)
 {
-	CURLM *m = curl_multi_init();
 	CURLMsg *msg;
 	int running = 0, left;
 
-	if (!m)
-		return err_set(-ENOMEM, "powerdns: out of memory");
-	for (size_t i = 0; i < nq; i++)
-		(void)curl_multi_add_handle(m, qs[i].h);
+	for (size_t i = 0; i < nq; i++) {
+		qs[i].err = 0;
+		qs[i].server_error = false;
+		qs[i].reply_len = 0;
+		qs[i].reply[0] = '\0';
+		(void)cu->multi_add_handle(m, qs[i].h);
+	}
 	do {
-		if (curl_multi_perform(m, &running) != CURLM_OK)
+		if (cu->multi_perform(m, &running) != CURLM_OK)
 			break;
 		if (running)
-			(void)curl_multi_poll(m, NULL, 0, 1000, NULL);
+			(void)cu->multi_poll(m, NULL, 0, 1000, NULL);
 	} while (running);
-	while ((msg = curl_multi_info_read(m, &left)))
+	while ((msg = cu->multi_info_read(m, &left)))
 		for (size_t i = 0; msg->msg == CURLMSG_DONE && i < nq; i++)
 			if (qs[i].h == msg->easy_handle)
 				outcome(&qs[i], c, msg->data.result);
 	for (size_t i = 0; i < nq; i++)
-		(void)curl_multi_remove_handle(m, qs[i].h);
-	(void)curl_multi_cleanup(m);
+		(void)cu->multi_remove_handle(m, qs[i].h);
+}
+
+/* Every request at once, then, one at a time, those the server failed (5xx) up to twice
+ * more: PowerDNS's gsqlite3 backend answers concurrent writes with "database is locked"
+ * (HTTP 500), and PATCHing an RRset again is harmless. */
+static int perform(struct request *qs, size_t nq, const struct dns_config *c)
+{
+	static const struct timespec pause[] = { { 0, 20000000 }, { 0, 100000000 } };
+	CURLM *m = cu->multi_init();
+
+	if (!m)
+		return err_set(-ENOMEM, "powerdns: out of memory");
+	run(m, qs, nq, c);
+	for (size_t a = 0; a < sizeof(pause) / sizeof(pause[0]); a++)
+		for (size_t i = 0; i < nq; i++) {
+			if (!qs[i].server_error)
+				continue;
+			(void)nanosleep(&pause[a], NULL);
+			run(m, &qs[i], 1, c);
+		}
+	(void)cu->multi_cleanup(m);
 	return 0;
 }
 
@@ -308,14 +335,14 @@ int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *o
 	size_t nsets = 0, nq = 0;
 	int r, first = 0;
 
-	if ((r = curl_ready()) < 0 ||
+	if ((r = dns_curl_load(&cu)) < 0 ||
 	    (r = dns_secret_read("powerdns apiKeyFile", c->pdns_key_file, key, sizeof(key))) < 0)
 		goto fail_all;
 	(void)snprintf(header, sizeof(header), "X-API-Key: %s", key);
 	explicit_bzero(key, sizeof(key));
-	hdr = curl_slist_append(NULL, header);
+	hdr = cu->slist_append(NULL, header);
 	explicit_bzero(header, sizeof(header));
-	h2 = hdr ? curl_slist_append(hdr, "Content-Type: application/json") : NULL;
+	h2 = hdr ? cu->slist_append(hdr, "Content-Type: application/json") : NULL;
 	if (!h2) {
 		r = err_set(-ENOMEM, "out of memory");
 		goto fail_all;
@@ -347,11 +374,12 @@ fail_all:
 	}
 out:
 	for (size_t i = 0; qs && i < nq; i++) {
-		curl_easy_cleanup(qs[i].h);
+		cu->easy_cleanup(qs[i].h);
 		free(qs[i].body);
 	}
 	free(qs);
 	free(sets);
-	curl_slist_free_all(hdr);
+	if (hdr)
+		cu->slist_free_all(hdr);
 	return first;
 }

@@ -1,30 +1,96 @@
 /* dnsmasq: how a VM learns its v6pd address with no configuration inside the guest.
  *
  * Router advertisements (prefix, flags, RDNSS) plus a DHCPv6 reservation keyed by MAC, from
- * one dnsmasq per host that v6pd runs for its own bridges and routed taps, or from libvirt's
- * dnsmasq for libvirt-managed networks (which reads the same reservations through a
- * dhcp-hostsdir passthrough). Reservations live one file per MAC in a directory dnsmasq
- * watches (inotify), rewritten atomically, so no restart per VM.
+ * one dnsmasq per host (per state directory) that v6pd runs for its own bridges and routed
+ * taps, or from libvirt's dnsmasq for libvirt-managed networks (which reads the same
+ * reservations through a dhcp-hostsdir passthrough). Reservations live one file per MAC in a
+ * directory dnsmasq watches (inotify), rewritten atomically, so no restart per VM.
+ *
+ * What dnsmasq 2.90 does with that directory, measured: a new file (or a rename onto a name)
+ * is read within milliseconds; names starting with '.' are skipped, so temp files are
+ * ".NAME.XXXXXX"; a changed or removed file's old record stays until SIGHUP (put and remove
+ * send it to our dnsmasq; for libvirt's, see dnsmasq_reload()). dnsmasq drops root and runs
+ * as nobody: the state directory is given o+x (traverse only; never r or w) so that it can
+ * reach state_dir/dhcp-hosts/; directories there are 0755, files 0644.
+ *
+ * DHCPv6 leases outlive the VM: dnsmasq refuses a reserved address to a client whose DUID
+ * differs from the one its lease records until that lease expires (1 h), and a guest's DUID
+ * changes when libvirt gives the domain a new UUID (undefine + define: guests use DUID-UUID
+ * from the SMBIOS UUID). So dnsmasq_host_remove(), called when the VM stops, also makes our
+ * dnsmasq forget its leases on that address (a restart with the lease dropped from its lease
+ * file, only when there is one).
+ *
+ * Layout: state_dir/dnsmasq/{lock,dnsmasq.conf,interfaces,dnsmasq.pid,leases,dnsmasq.log}
+ * and state_dir/dhcp-hosts/NETWORK/MAC. Every function that starts or stops dnsmasq holds an
+ * flock on state_dir/dnsmasq/lock, so concurrent hook processes serialise. dnsmasq is started
+ * with posix_spawn (no shell) as `dnsmasq --conf-file=state_dir/dnsmasq/dnsmasq.conf` (so
+ * /etc/dnsmasq.conf is not read), from $V6PD_DNSMASQ or the first of /usr/sbin/dnsmasq,
+ * /usr/local/sbin/dnsmasq, /sbin/dnsmasq; it daemonises itself, and its startup errors come
+ * back in the message. "Running" means: the pid file names a live process (not a zombie)
+ * whose comm is dnsmasq and whose command line has our --conf-file; anything else is dead
+ * and gets restarted.
  */
 #pragma once
 
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
 
-/* state_dir/dhcp-hosts/NETWORK/: the reservations of one network. */
+#define DNSMASQ_DNS_MAX 3		/* RDNSS servers per interface */
+#define DNSMASQ_LEASE_TIME "1h"
+
+/* state_dir/dhcp-hosts/NETWORK/: the reservations of one network. -EINVAL for a bad network
+ * name (config_check_name()), -ENAMETOOLONG when it does not fit in size. */
 int dnsmasq_hosts_dir(const char *state_dir, const char *network, char *buf, size_t size);
 
-/* Writes (temp + fsync + rename + fsync of the directory) the reservation
- * "dhcp-host=MAC,[ADDR],NAME" for mac in the network's directory, creating it 0755.
- * name may be NULL. Replaces an existing one for that MAC. */
+/* Writes (temp + fsync + rename + fsync of the directory) the reservation "MAC,[ADDR],NAME"
+ * (a dhcp-hostsfile line: no "dhcp-host=" in a hosts directory) for mac in the network's
+ * directory, creating it 0755. mac is aa:bb:cc:dd:ee:ff in either case (written lower
+ * case). name may be NULL; a name that is not a host name label (1..63 of [A-Za-z0-9-], no
+ * '-' at either end) is left out rather than refused. Replaces an existing one for that MAC
+ * and then sends SIGHUP to our dnsmasq, so the old record goes; an identical one is left
+ * alone (no write). */
 int dnsmasq_host_put(const char *state_dir, const char *network, const char *mac,
 		     const struct in6_addr *addr, const char *name);
-/* Removes it; 0 when it was not there. */
+/* Removes it; 0 when it was not there. When our dnsmasq holds a DHCPv6 lease on the
+ * reserved address, restarts it with that lease dropped (see above); otherwise sends it
+ * SIGHUP so the record goes. Call it when the VM stops. */
 int dnsmasq_host_remove(const char *state_dir, const char *network, const char *mac);
 
-/* Makes sure the host's v6pd dnsmasq runs and serves iface (a bridge or tap that carries the
- * slice's gateway address): starts it when not running, restarts it when it died or when
- * iface is new to it (the set of served interfaces lives in state_dir/dnsmasq/). No shell;
- * its pid in state_dir/dnsmasq/dnsmasq.pid; DNS off (port=0). */
+/* How one interface is served. */
+struct dnsmasq_link {
+	const char *network;		/* whose reservations: state_dir/dhcp-hosts/NETWORK/ */
+	const char *iface;		/* a bridge or tap carrying the slice's ::1 (any global
+					 * address in the slice: dnsmasq sends no RA without one) */
+	unsigned prefixlen;		/* the slice length, 64..120 */
+	bool off_link;			/* RA prefix without the L flag: every packet goes to
+					 * the host (routed taps: the slice's other addresses
+					 * are behind other taps, nobody answers their NS) */
+	const struct in6_addr *dns;	/* RDNSS and DHCPv6 dns-server; borrowed; may be NULL */
+	size_t n_dns;			/* 0..DNSMASQ_DNS_MAX */
+};
+
+/* Makes sure the host's v6pd dnsmasq runs and serves l->iface: starts it when not running,
+ * restarts it when it died or when iface is new to it or served differently (the set of
+ * served interfaces lives in state_dir/dnsmasq/interfaces). A running dnsmasq that already
+ * serves it the same way is left alone (no restart). On failure the served set and the
+ * running dnsmasq are as before. Per interface: RA (interval 10 s, router lifetime 600 s)
+ * with the M flag, DHCPv6 for reserved addresses only (dhcp-range ::,constructor:IFACE,
+ * static: addresses nobody reserved are never handed out), leases of 1 h. DNS off (port=0).
+ * The interface need not exist yet (bind-dynamic: dnsmasq follows it). */
+int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l);
+/* dnsmasq_serve_link() with what the interface says: prefixlen from its first global
+ * address (64 when it has none yet), off_link unless it is a bridge, no RDNSS. */
 int dnsmasq_serve(const char *state_dir, const char *network, const char *iface);
-/* Stops serving iface (restarting dnsmasq without it, or stopping it when none is left). */
+/* Stops serving iface (restarting dnsmasq without it, or stopping it when none is left).
+ * 0 when it was not served. */
 int dnsmasq_unserve(const char *state_dir, const char *iface);
+
+/* The pid of the running v6pd dnsmasq of state_dir, 0 when none runs. */
+int dnsmasq_pid(const char *state_dir);
+/* Stops it and forgets every served interface (reservations stay). 0 when none ran. */
+int dnsmasq_stop(const char *state_dir);
+/* Sends SIGHUP to the dnsmasq whose pid file this is (libvirt's:
+ * /run/libvirt/network/NAME.pid), so it drops records of changed or removed reservation
+ * files. 1 when signalled, 0 when no dnsmasq runs under that pid file. */
+int dnsmasq_reload(const char *pid_file);

@@ -15,15 +15,14 @@ struct in6_addr hostside_gateway_ll(void)
 	return a;
 }
 
-int hostside_bridge_setup(struct nl_ctx *ctx, const char *bridge, uint32_t mtu,
-			  const struct prefix *slice, int *ret_ifindex)
+int hostside_bridge_gateways(struct nl_ctx *ctx, const char *bridge, int ifindex,
+			     const struct prefix *slice)
 {
 	struct nl_address a;
 	struct in6_addr g = hostside_gateway_ll(), slice_gw;
-	int ifindex, r;
+	int r;
 
-	if ((r = nl_bridge_ensure(ctx, bridge, mtu, &ifindex)) < 0 ||
-	    (r = sysctl_ipv6_conf_set(bridge, "accept_ra", 0)) < 0 ||
+	if ((r = sysctl_ipv6_conf_set(bridge, "accept_ra", 0)) < 0 ||
 	    (r = sysctl_ipv6_conf_set(bridge, "forwarding", 1)) < 0 ||
 	    (r = sysctl_ipv6_conf_set("all", "forwarding", 1)) < 0)
 		return r;
@@ -32,11 +31,7 @@ int hostside_bridge_setup(struct nl_ctx *ctx, const char *bridge, uint32_t mtu,
 		return r;
 	prefix_addr_with_host(slice, ADDRGEN_GATEWAY_IID, &slice_gw);
 	nl_address_init(&a, ifindex, &slice_gw, slice->len);
-	if ((r = nl_address_add(ctx, &a)) < 0)
-		return r;
-	if (ret_ifindex)
-		*ret_ifindex = ifindex;
-	return 0;
+	return nl_address_add(ctx, &a);
 }
 
 int hostside_routed_setup(struct nl_ctx *ctx, const struct hostside_routed *h)
@@ -44,7 +39,6 @@ int hostside_routed_setup(struct nl_ctx *ctx, const struct hostside_routed *h)
 	struct nl_address a;
 	struct in6_addr g = hostside_gateway_ll();
 	struct nl_route rt = { .dst = h->route, .oif = h->ifindex };
-	struct nl_link up;
 	int r;
 
 	if ((r = sysctl_ipv6_conf_set(h->ifname, "accept_ra", 0)) < 0 ||
@@ -62,15 +56,11 @@ int hostside_routed_setup(struct nl_ctx *ctx, const struct hostside_routed *h)
 		if ((r = nl_address_add(ctx, &a)) < 0)
 			return r;
 	}
-	if ((r = nl_route_replace(ctx, &rt)) < 0)
+	if ((r = nl_route_replace(ctx, &rt)) < 0 || !h->uplink)
 		return r;
-	if (!h->ndp_proxy || !h->ndp_proxy[0])
-		return 0;
-	if ((r = nl_link_get(ctx, h->ndp_proxy, &up)) < 0)
-		return err_wrap(r, "ndpProxy");
-	if ((r = sysctl_ipv6_conf_set(up.name, "proxy_ndp", 1)) < 0)
+	if ((r = sysctl_ipv6_conf_set(h->uplink->name, "proxy_ndp", 1)) < 0)
 		return r;
-	return nl_neigh_proxy_add(ctx, up.ifindex, &h->addr);
+	return nl_neigh_proxy_add(ctx, h->uplink->ifindex, &h->addr);
 }
 
 int hostside_proxy_remove(struct nl_ctx *ctx, const char *uplink, const struct in6_addr *addr)
@@ -81,8 +71,10 @@ int hostside_proxy_remove(struct nl_ctx *ctx, const char *uplink, const struct i
 	if (!uplink || !uplink[0])
 		return 0;
 	r = nl_link_get(ctx, uplink, &up);
-	if (r == -ENODEV)
+	if (r == -ENODEV) {
+		err_clear();
 		return 0;
+	}
 	if (r < 0)
 		return r;
 	r = nl_neigh_proxy_del(ctx, up.ifindex, addr);

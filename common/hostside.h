@@ -18,12 +18,11 @@
 /* fe80::1, CONFIG_GATEWAY_LL. */
 struct in6_addr hostside_gateway_ll(void);
 
-/* Bridge mode: makes sure bridge exists and is up (created with mtu when missing, see
- * nl_bridge_ensure()), carries fe80::1/64 and slice::1/slice.len, ignores router
- * advertisements, and forwards (on the bridge and in "all"). *ret_ifindex (may be NULL)
- * gets its ifindex. */
-int hostside_bridge_setup(struct nl_ctx *ctx, const char *bridge, uint32_t mtu,
-			  const struct prefix *slice, int *ret_ifindex);
+/* Bridge mode, on a bridge the caller made sure of (nl_bridge_ensure(), ifindex): it
+ * carries fe80::1/64 and slice::1/slice.len, ignores router advertisements, and forwards
+ * (on the bridge and in "all"). */
+int hostside_bridge_gateways(struct nl_ctx *ctx, const char *bridge, int ifindex,
+			     const struct prefix *slice);
 
 /* Routed mode: one workload behind one host link (a veth host end, a tap). */
 struct hostside_routed {
@@ -35,12 +34,14 @@ struct hostside_routed {
 					     * IFA_F_NOPREFIXROUTE so several links carry it
 					     * (a router advertising the slice needs a global
 					     * address on the link) */
-	const char *ndp_proxy;		/* uplink answering NS for addr; NULL or "": none */
+	const struct nl_link *uplink;	/* answers NS for addr (ndpProxy), looked up by the
+					 * caller before anything was made; NULL: none */
 };
 
 /* fe80::1/64 (and slice::1) on the link, accept_ra 0 on it, forwarding in "all", the route
  * (replaced when it exists), and the proxy entry with proxy_ndp=1 on the uplink. */
 int hostside_routed_setup(struct nl_ctx *ctx, const struct hostside_routed *h);
 
-/* Removes the proxy entry for addr on uplink; a missing uplink or entry is no error. */
+/* Removes the proxy entry for addr on the link named uplink; "" or NULL, a missing uplink or
+ * a missing entry is no error. */
 int hostside_proxy_remove(struct nl_ctx *ctx, const char *uplink, const struct in6_addr *addr);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -128,4 +129,21 @@ void store_copy(char *dst, size_t size, const char *src)
 	if (n)
 		memcpy(dst, src, n);
 	dst[n] = '\0';
+}
+
+int store_grow(void *pv, size_t *cap, size_t n, size_t size)
+{
+	void **v = pv;
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 16;
+	nv = reallocarray(*v, ncap, size);
+	if (!nv)
+		return err_set(-ENOMEM, "out of memory");
+	*v = nv;
+	*cap = ncap;
+	return 0;
 }

@@ -17,5 +17,9 @@ int store_check_request(const struct lease_request *req);
 /* Fills l->slice and l->addr from the base prefix (NULL: unknown, addr_known = false). */
 int store_lease_address(struct lease *l, const struct prefix *base, unsigned slice_len);
 
+/* Makes room for element n in the array *pv of *cap elements of size bytes (doubling, 16 at
+ * first). -ENOMEM with a message when it cannot. */
+int store_grow(void *pv, size_t *cap, size_t n, size_t size);
+
 /* strncpy that always terminates; NULL copies "". */
 void store_copy(char *dst, size_t size, const char *src);

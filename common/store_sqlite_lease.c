@@ -403,8 +403,9 @@ static int release_locked(struct store *s, struct lease *l, int64_t now, bool un
 	return lease_fill_address(s, l, &n);
 }
 
-int store_lease_release(struct store *s, const char *network, const char *key, int64_t now,
-			struct lease *ret)
+/* Releases (or unpins) the key's lease in one transaction. */
+static int release_key(struct store *s, const char *network, const char *key, int64_t now,
+		       bool unpin, struct lease *ret)
 {
 	struct lease l;
 	int r;
@@ -417,32 +418,23 @@ int store_lease_release(struct store *s, const char *network, const char *key, i
 	if (r == -ENOENT)
 		r = err_set(r, "network \"%s\" has no lease for key \"%s\"", network, key);
 	if (r == 0)
-		r = release_locked(s, &l, now, false);
+		r = release_locked(s, &l, now, unpin);
 	r = sq_end(s, r);
 	if (r == 0 && ret)
 		*ret = l;
 	return r;
 }
 
+int store_lease_release(struct store *s, const char *network, const char *key, int64_t now,
+			struct lease *ret)
+{
+	return release_key(s, network, key, now, false, ret);
+}
+
 int store_lease_unpin(struct store *s, const char *network, const char *key, int64_t now,
 		      struct lease *ret)
 {
-	struct lease l;
-	int r;
-
-	if ((r = store_check_names(network, key)) < 0)
-		return r;
-	if ((r = sq_begin(s)) < 0)
-		return r;
-	r = lease_query_one(s, SQ_LEASE_GET, network, key, NULL, &l);
-	if (r == -ENOENT)
-		r = err_set(r, "network \"%s\" has no lease for key \"%s\"", network, key);
-	if (r == 0)
-		r = release_locked(s, &l, now, true);
-	r = sq_end(s, r);
-	if (r == 0 && ret)
-		*ret = l;
-	return r;
+	return release_key(s, network, key, now, true, ret);
 }
 
 int store_lease_release_attachment(struct store *s, const char *network,
@@ -527,7 +519,7 @@ int store_lease_get_attachment(struct store *s, const char *network, const char 
 static int lease_collect(struct store *s, enum sq_stmt id, const char *network,
 			 struct lease **ret, size_t *ret_n)
 {
-	struct lease *v = NULL, *nv;
+	struct lease *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0, rc;
 	sqlite3_stmt *st = sq_stmt(s, id, &r);
@@ -537,15 +529,8 @@ static int lease_collect(struct store *s, enum sq_stmt id, const char *network,
 	if (network)
 		sq_bind_text(st, 1, network);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = reallocarray(v, cap, sizeof(*v));
-			if (!nv) {
-				r = err_set(-ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-		}
+		if ((r = store_grow(&v, &cap, n, sizeof(*v))) < 0)
+			break;
 		lease_from_row(st, &v[n++]);
 	}
 	if (r == 0 && rc != SQLITE_DONE)

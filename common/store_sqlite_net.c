@@ -84,7 +84,7 @@ int store_network_get(struct store *s, const char *name, struct store_net_info *
 
 int store_network_list(struct store *s, struct store_net_info **ret, size_t *ret_n)
 {
-	struct store_net_info *v = NULL, *nv;
+	struct store_net_info *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0, rc;
 	sqlite3_stmt *st = sq_stmt(s, SQ_NET_LIST, &r);
@@ -92,15 +92,8 @@ int store_network_list(struct store *s, struct store_net_info **ret, size_t *ret
 	if (!st)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = reallocarray(v, cap, sizeof(*v));
-			if (!nv) {
-				r = err_set(-ENOMEM, "out of memory");
-				break;
-			}
-			v = nv;
-		}
+		if ((r = store_grow(&v, &cap, n, sizeof(*v))) < 0)
+			break;
 		if ((r = net_from_row(s, st, &v[n])) < 0)
 			break;
 		n++;

@@ -100,10 +100,24 @@ struct hook {
 	struct nl_ctx *nl;		/* opened on demand */
 };
 
-/* Each returns 0 or a negative errno with err_set() done. */
+/* Each returns 0 or a negative errno with err_set() done; d and p are borrowed.
+ *
+ * prepare: a lease and a DHCPv6 reservation per managed interface; a v6pd bridge is made
+ *   (libvirt attaches the tap to it before start).
+ * start, reconnect: the same, then the host side (bridge or routed tap) and dnsmasq serving
+ *   it. Taps and uplinks are looked up before anything is made.
+ * Both leave nothing of their own behind on failure: leases taken in the call go back to
+ *   what they were, and what was configured for them is removed.
+ * stopped (also release): every lease of the domain's MACs released into its reserved
+ *   state, its reservation removed, a routed tap's addresses, route and proxy entry removed;
+ *   failures are logged to stderr one line each and the rest still done. Returns 0 unless
+ *   the store cannot be opened.
+ * port-created, port-deleted: prepare's lease and reservation, and stopped's release, for a
+ *   port of a libvirt network the config lists. */
 int hook_domain_prepare(struct hook *h, const struct dom *d);
 int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect);
 int hook_domain_stopped(struct hook *h, const struct dom *d);
 int hook_port_created(struct hook *h, const struct net_port *p);
 int hook_port_deleted(struct hook *h, const struct net_port *p);
+/* Closes the store and the netlink socket; accepts a hook that opened neither. */
 void hook_close(struct hook *h);

@@ -48,7 +48,8 @@ static int read_match(const json_t *e, struct hook_entry *ret)
 						"\"tap\", not both \"%s\" and \"%s\"",
 				       match_keys[found], key);
 		if (!json_is_string(v) || !json_string_value(v)[0])
-			return err_set(-EINVAL, "\"match\".\"%s\": must be a non-empty string", key);
+			return err_set(-EINVAL, "\"match\".\"%s\": must be a non-empty string",
+				       key);
 		if (strlen(json_string_value(v)) >= (k == MATCH_NETWORK ? STORE_NAME_MAX : 16))
 			return err_set(-EINVAL, "\"match\".\"%s\" \"%.40s\": too long", key,
 				       json_string_value(v));
@@ -89,8 +90,8 @@ static int read_entry(const json_t *e, const char *state_dir, struct hook_entry 
 						"\"bridge\" mode",
 				       mode);
 		if (ret->match == MATCH_TAP && strcmp(mode, "routed") != 0)
-			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"tap\" match is in \"routed\" "
-						"mode",
+			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"tap\" match is in "
+						"\"routed\" mode",
 				       mode);
 		if (ret->match == MATCH_NETWORK && strcmp(mode, "bridge") != 0)
 			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"network\" match uses "
@@ -170,8 +171,8 @@ static int read_entries(const json_t *root, struct hook_config *c)
 					       i, he->cfg.name, k);
 			if (c->entries[k].match == he->match &&
 			    strcmp(c->entries[k].pattern, he->pattern) == 0)
-				return err_set(-EINVAL, "\"interfaces\"[%zu]: the same \"match\" as "
-							"\"interfaces\"[%zu]",
+				return err_set(-EINVAL, "\"interfaces\"[%zu]: the same "
+							"\"match\" as \"interfaces\"[%zu]",
 					       i, k);
 		}
 		c->n_entries = i + 1;

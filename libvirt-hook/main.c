@@ -45,12 +45,12 @@ static const struct op_map network_ops[] = {
 static void usage(FILE *f)
 {
 	(void)fprintf(f,
-		"v6pd-libvirt-hook: libvirt hook giving guests stable IPv6 addresses from the host's\n"
-		"delegated prefix. libvirt runs it, not a person: install it as\n"
-		"  /etc/libvirt/hooks/qemu.d/v6pd     (args: DOMAIN OP SUBOP EXTRA, domain XML on stdin)\n"
-		"  /etc/libvirt/hooks/network.d/v6pd  (args: NETWORK OP SUBOP EXTRA, network XML on stdin)\n"
-		"and restart libvirtd. Config: %s (env %s overrides the path).\n",
-		HOOK_CONFIG_PATH, HOOK_CONFIG_ENV);
+		      "v6pd-libvirt-hook: a libvirt hook giving guests stable IPv6 addresses from\n"
+		      "the host's delegated prefix. libvirt runs it, not a person: install it as\n"
+		      "  /etc/libvirt/hooks/qemu.d/v6pd     (DOMAIN OP SUBOP -, domain XML)\n"
+		      "  /etc/libvirt/hooks/network.d/v6pd  (NETWORK OP SUBOP -, network XML)\n"
+		      "and restart libvirtd. Config: %s (env %s overrides it).\n",
+		      HOOK_CONFIG_PATH, HOOK_CONFIG_ENV);
 }
 
 /* From the directory (qemu.d/v6pd) or the name of a monolithic script (qemu). */
@@ -151,8 +151,8 @@ static void report(const struct hook *h, enum action a, int r)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	(void)fprintf(stderr, "v6pd: %s \"%s\" %s %s: %s%s\n",
-		      h->kind == HOOK_NETWORK ? "network" : "domain", h->object, h->op, h->subop, msg,
-		      may_abort(a) ? "" : " (ignored)");
+		      h->kind == HOOK_NETWORK ? "network" : "domain", h->object, h->op, h->subop,
+		      msg, may_abort(a) ? "" : " (ignored)");
 }
 
 static int run(struct hook *h, enum action a, const char *buf, size_t len)

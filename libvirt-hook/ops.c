@@ -36,8 +36,9 @@ struct work {
 	struct lease prev;		/* the key's lease before, when had_prev */
 	struct lease adopted;		/* a predecessor's lease taken over, when did_adopt */
 	bool had_prev, did_adopt, acquired;
-	bool was_active;		/* active before this call: its host side is not ours to undo */
+	bool was_active;		/* active before this call: not ours to undo */
 	bool host_done;			/* host side configured in this call */
+	struct nl_link tap_link, uplink; /* MATCH_TAP at start: looked up before anything */
 };
 
 static int64_t now(void)
@@ -90,36 +91,36 @@ void hook_close(struct hook *h)
 
 /* ---- matching ---- */
 
-static const struct hook_entry *match_entry(const struct hook_config *c, const struct dom_iface *i,
-					    size_t from)
+static bool entry_matches(const struct hook_entry *e, const struct dom_iface *i)
 {
-	for (size_t k = from; k < c->n_entries; k++) {
-		const struct hook_entry *e = &c->entries[k];
-
-		if (e->match == MATCH_NETWORK && strcmp(i->type, "network") == 0 &&
-		    strcmp(e->pattern, i->network) == 0)
-			return e;
-		if (e->match == MATCH_BRIDGE && strcmp(i->type, "bridge") == 0 &&
-		    strcmp(e->pattern, i->bridge) == 0)
-			return e;
-		if (e->match == MATCH_TAP && strcmp(i->type, "ethernet") == 0 && i->target[0] &&
-		    fnmatch(e->pattern, i->target, 0) == 0)
-			return e;
+	switch (e->match) {
+	case MATCH_NETWORK:
+		return strcmp(i->type, "network") == 0 && strcmp(e->pattern, i->network) == 0;
+	case MATCH_BRIDGE:
+		return strcmp(i->type, "bridge") == 0 && strcmp(e->pattern, i->bridge) == 0;
+	case MATCH_TAP:
+		return strcmp(i->type, "ethernet") == 0 && i->target[0] &&
+		       fnmatch(e->pattern, i->target, 0) == 0;
 	}
+	return false;
+}
+
+/* The first entry managing i, or NULL. */
+static const struct hook_entry *match_entry(const struct hook_config *c, const struct dom_iface *i)
+{
+	for (size_t k = 0; k < c->n_entries; k++)
+		if (entry_matches(&c->entries[k], i))
+			return &c->entries[k];
 	return NULL;
 }
 
-/* Whether entry e may hold a lease of i: what match_entry() says, and after a stop also any
- * tap entry for an ethernet interface whose tap the XML no longer names. */
+/* Whether entry e may hold a lease of i after a stop: what it matches, and any tap entry
+ * for an ethernet interface whose tap the XML no longer names. */
 static bool may_hold(const struct hook_entry *e, const struct dom_iface *i)
 {
 	if (e->match == MATCH_TAP && strcmp(i->type, "ethernet") == 0 && !i->target[0])
 		return true;
-	if (e->match == MATCH_NETWORK)
-		return strcmp(i->type, "network") == 0 && strcmp(e->pattern, i->network) == 0;
-	if (e->match == MATCH_BRIDGE)
-		return strcmp(i->type, "bridge") == 0 && strcmp(e->pattern, i->bridge) == 0;
-	return strcmp(i->type, "ethernet") == 0 && fnmatch(e->pattern, i->target, 0) == 0;
+	return entry_matches(e, i);
 }
 
 /* ---- keys and leases ---- */
@@ -190,6 +191,14 @@ static int lease_take(struct hook *h, struct work *w, const char *uuid, const ch
 		return r;
 	w->had_prev = r == 0;
 	w->was_active = w->had_prev && w->prev.state == LEASE_ACTIVE;
+	/* start after prepare, port-created, the second of a double call: nothing to write */
+	if (w->was_active && w->prev.addr_known &&
+	    strcmp(w->prev.container_id, req.container_id) == 0 &&
+	    strcmp(w->prev.ifname, req.ifname) == 0 &&
+	    strcmp(w->prev.hostname, req.hostname) == 0 && strcmp(w->prev.mac, req.mac) == 0) {
+		w->lease = w->prev;
+		return 0;
+	}
 	if (!w->had_prev) {
 		if ((r = find_predecessor(h, w, uuid, name, &w->adopted)) < 0)
 			return r;
@@ -228,25 +237,11 @@ static void lease_undo(struct hook *h, struct work *w)
 	w->acquired = false;
 }
 
-/* dnsmasq's dhcp-host name: only a valid host name label, else none. */
-static const char *host_label(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 63 || name[0] == '-' || name[n - 1] == '-')
-		return NULL;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '-'))
-			return NULL;
-	return name;
-}
-
 static int reservation_put(struct hook *h, const struct work *w, const char *name)
 {
 	if (!w->lease.addr_known)
 		return err_set(-ENOENT, "network \"%s\": the base prefix is not known", net_of(w));
-	return dnsmasq_host_put(state_dir(h), net_of(w), w->mac, &w->lease.addr, host_label(name));
+	return dnsmasq_host_put(state_dir(h), net_of(w), w->mac, &w->lease.addr, name);
 }
 
 /* ---- the host side ---- */
@@ -272,35 +267,78 @@ static int drop_other_ll(struct hook *h, int ifindex)
 	return n < 0 ? n : r < 0 ? r : 0;
 }
 
+/* Everything a tap needs that the hook cannot make: the tap itself and the ndpProxy uplink.
+ * Looked at before anything is made, so a start that cannot work changes nothing. */
+static int tap_check(struct hook *h, struct work *w)
+{
+	const char *up = w->e->cfg.ndp_proxy;
+	int r;
+
+	if ((r = nl_link_get(h->nl, w->tap, &w->tap_link)) < 0)
+		return r == -ENODEV ? err_set(r, "tap \"%s\" does not exist", w->tap) : r;
+	r = up[0] ? nl_link_get(h->nl, up, &w->uplink) : 0;
+	if (r == -ENODEV)
+		return err_set(r, "\"ndpProxy\" \"%s\": no such link on the host", up);
+	return r < 0 ? err_wrap(r, "\"ndpProxy\"") : 0;
+	return 0;
+}
+
+/* Router advertisements and DHCPv6 on iface from the host's v6pd dnsmasq. A routed tap's
+ * prefix is off-link (no L flag): the slice's other addresses are behind other taps. */
+static int serve(struct hook *h, const struct work *w, const char *iface, bool off_link)
+{
+	struct dnsmasq_link l = {
+		.network = net_of(w),
+		.iface = iface,
+		.prefixlen = w->lease.slice.len,
+		.off_link = off_link,
+	};
+
+	return dnsmasq_serve_link(state_dir(h), &l);
+}
+
 static int tap_setup(struct hook *h, struct work *w)
 {
 	struct hostside_routed hr = {
+		.ifindex = w->tap_link.ifindex,
 		.ifname = w->tap,
 		.addr = w->lease.addr,
 		.route = routed_dst(w->e, &w->lease),
 		.gateway_slice = &w->lease.slice,
-		.ndp_proxy = w->e->cfg.ndp_proxy,
+		.uplink = w->e->cfg.ndp_proxy[0] ? &w->uplink : NULL,
 	};
-	struct nl_link l;
 	int r;
 
-	if ((r = nl_link_get(h->nl, w->tap, &l)) < 0)
-		return r == -ENODEV ? err_set(r, "tap \"%s\" does not exist", w->tap) : r;
-	hr.ifindex = l.ifindex;
-	/* No kernel link-local once it is up (addr_gen_mode 1 = none); when libvirt brought it
-	 * up already, drop_other_ll() removes the one the kernel made. */
+	/* No kernel link-local once it is up (addr_gen_mode 1 = none); when it is up already,
+	 * drop_other_ll() removes the one the kernel made. */
 	if ((r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1)) < 0)
 		return r;
-	if (!(l.flags & IFF_UP) && (r = nl_link_set_up(h->nl, l.ifindex)) < 0)
+	if (!(w->tap_link.flags & IFF_UP) && (r = nl_link_set_up(h->nl, hr.ifindex)) < 0)
 		return r;
-	if ((r = hostside_routed_setup(h->nl, &hr)) < 0 || (r = drop_other_ll(h, l.ifindex)) < 0)
+	if ((r = hostside_routed_setup(h->nl, &hr)) < 0 || (r = drop_other_ll(h, hr.ifindex)) < 0)
 		return r;
-	return dnsmasq_serve(state_dir(h), net_of(w), w->tap);
+	return serve(h, w, w->tap, true);
+}
+
+/* nl_bridge_ensure() and its gateways. The guests' default router is whoever sends the
+ * router advertisements, from a link-local address of the bridge: fe80::1 must be its only
+ * one (DESIGN.md decision 6). */
+static int bridge_setup(struct hook *h, const struct work *w)
+{
+	const char *br = w->e->cfg.bridge;
+	int ifindex, r;
+
+	if ((r = open_nl(h)) < 0 ||
+	    (r = nl_bridge_ensure(h->nl, br, w->e->cfg.mtu, &ifindex)) < 0 ||
+	    (r = sysctl_ipv6_conf_set(br, "addr_gen_mode", 1)) < 0 ||
+	    (r = hostside_bridge_gateways(h->nl, br, ifindex, &w->lease.slice)) < 0)
+		return r;
+	return drop_other_ll(h, ifindex);
 }
 
 /* Undoes tap_setup() for lease l: the route (found through the lease when the XML no longer
  * names the tap), the gateway addresses on the tap, the proxy entry. A tap that is gone took
- * its addresses and routes with it. */
+ * its addresses and routes with it; dnsmasq stops serving it. */
 static int tap_teardown(struct hook *h, const struct hook_entry *e, const struct lease *l,
 			const char *tap)
 {
@@ -338,7 +376,9 @@ static int tap_teardown(struct hook *h, const struct hook_entry *e, const struct
 		    (r = nl_address_del(h->nl, link.ifindex, &slice_gw, l->slice.len)) < 0 ||
 		    (r = nl_address_del(h->nl, link.ifindex, &g, 64)) < 0)
 			return r;
-		tap = link.name;
+		/* A tap that stays (managed='no') stays served: the VM comes back on it, and
+		 * dnsmasq restarts whenever the set of served links changes. */
+		return 0;
 	}
 	return tap && tap[0] ? dnsmasq_unserve(state_dir(h), tap) : 0;
 }
@@ -348,12 +388,8 @@ static int host_prepare(struct hook *h, struct work *w)
 {
 	int r;
 
-	if (w->e->match == MATCH_BRIDGE) {
-		if ((r = open_nl(h)) < 0)
-			return r;
-		return hostside_bridge_setup(h->nl, w->e->cfg.bridge, w->e->cfg.mtu,
-					     &w->lease.slice, NULL);
-	}
+	if (w->e->match == MATCH_BRIDGE)
+		return bridge_setup(h, w);
 	/* A tap made beforehand (managed='no'): no kernel link-local when it comes up. */
 	if (w->e->match == MATCH_TAP) {
 		r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1);
@@ -370,15 +406,12 @@ static int host_start(struct hook *h, struct work *w)
 
 	if (w->e->match == MATCH_NETWORK)
 		return 0;
-	if ((r = open_nl(h)) < 0)
-		return r;
 	w->host_done = true;
 	if (w->e->match == MATCH_TAP)
 		return tap_setup(h, w);
-	if ((r = hostside_bridge_setup(h->nl, w->e->cfg.bridge, w->e->cfg.mtu, &w->lease.slice,
-				       NULL)) < 0)
+	if ((r = bridge_setup(h, w)) < 0)
 		return r;
-	return dnsmasq_serve(state_dir(h), net_of(w), w->e->cfg.bridge);
+	return serve(h, w, w->e->cfg.bridge, false);
 }
 
 /* ---- the calls ---- */
@@ -402,7 +435,7 @@ static int collect(struct hook *h, const struct dom *d, struct work **ret, size_
 
 	for (size_t k = 0; k < d->n_ifs; k++) {
 		const struct dom_iface *i = &d->ifs[k];
-		const struct hook_entry *e = match_entry(h->conf, i, 0);
+		const struct hook_entry *e = match_entry(h->conf, i);
 		char what[STORE_NAME_MAX + 16];
 
 		if (!e)
@@ -459,8 +492,10 @@ static int fail_undo(struct hook *h, struct work *v, size_t n, const struct work
 	return err_set(r, "%s", msg);
 }
 
-/* prepare (start=false) or start/reconnect (start=true). */
-static int domain_apply(struct hook *h, const struct dom *d, bool start)
+/* prepare (start=false) or start/reconnect (start=true). The reservation is written by
+ * prepare, and again by start only when prepare did not make the lease active (reconnect
+ * always writes it: a restart of libvirtd is the time to repair). */
+static int domain_apply(struct hook *h, const struct dom *d, bool start, bool reconnect)
 {
 	struct work *v = NULL;
 	size_t n = 0, k;
@@ -468,11 +503,21 @@ static int domain_apply(struct hook *h, const struct dom *d, bool start)
 
 	if ((r = collect(h, d, &v, &n)) < 0 || n == 0)
 		goto out;
+	for (k = 0; start && k < n; k++) {
+		if (v[k].e->match != MATCH_TAP)
+			continue;
+		if ((r = open_nl(h)) < 0 || (r = tap_check(h, &v[k])) < 0) {
+			r = err_wrap(r, "interface %s (v6pd network \"%s\")", v[k].mac,
+				     net_of(&v[k]));
+			goto out;
+		}
+	}
 	for (k = 0; k < n; k++) {
 		struct work *w = &v[k];
 
 		if ((r = lease_take(h, w, d->uuid, d->name)) < 0 ||
-		    (r = reservation_put(h, w, d->name)) < 0 ||
+		    ((!start || reconnect || !w->was_active) &&
+		     (r = reservation_put(h, w, d->name)) < 0) ||
 		    (r = start ? host_start(h, w) : host_prepare(h, w)) < 0) {
 			r = fail_undo(h, v, k + 1, w, r);
 			goto out;
@@ -485,20 +530,21 @@ out:
 
 int hook_domain_prepare(struct hook *h, const struct dom *d)
 {
-	return domain_apply(h, d, false);
+	return domain_apply(h, d, false, false);
 }
 
 int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect)
 {
-	return domain_apply(h, d, true);
+	return domain_apply(h, d, true, reconnect);
 }
 
-/* Undoes one lease's attachment and releases it into its reserved state. */
+/* Releases one lease into its reserved state (a no-op when it is already) and undoes its
+ * attachment; no lease is no error. */
 static int detach(struct hook *h, const struct hook_entry *e, const char *key, const char *mac,
 		  const char *tap)
 {
 	struct lease l;
-	int r = store_lease_get(h->store, e->cfg.name, key, &l), k;
+	int r = store_lease_release(h->store, e->cfg.name, key, now(), &l), k;
 
 	if (r == -ENOENT) {
 		err_clear();
@@ -506,18 +552,10 @@ static int detach(struct hook *h, const struct hook_entry *e, const char *key, c
 	}
 	if (r < 0)
 		return r;
-	r = 0;
 	if (e->match == MATCH_TAP)
 		r = tap_teardown(h, e, &l, tap);
 	k = dnsmasq_host_remove(state_dir(h), e->cfg.name, mac);
-	if (r == 0)
-		r = k;
-	if (l.state == LEASE_ACTIVE) {
-		k = store_lease_release(h->store, e->cfg.name, key, now(), NULL);
-		if (r == 0)
-			r = k;
-	}
-	return r < 0 ? r : 0;
+	return r < 0 ? r : k < 0 ? k : 0;
 }
 
 static void log_failure(const char *what, int r)
@@ -551,8 +589,9 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 			if ((r = make_key(&w, d->uuid, d->name, i->mac)) == 0)
 				r = detach(h, e, w.key, w.mac, i->target);
 			if (r < 0) {
-				(void)snprintf(what, sizeof(what), "interface %s (v6pd network \"%s\")",
-					       i->mac, e->cfg.name);
+				(void)snprintf(what, sizeof(what),
+					       "interface %s (v6pd network \"%s\")", i->mac,
+					       e->cfg.name);
 				log_failure(what, r);
 			}
 		}
@@ -588,7 +627,7 @@ int hook_port_created(struct hook *h, const struct net_port *p)
 	if ((r = make_key(&w, p->owner_uuid, p->owner_name, p->mac)) < 0)
 		return r;
 	if ((r = lease_take(h, &w, p->owner_uuid, p->owner_name)) < 0 ||
-	    (r = reservation_put(h, &w, p->owner_name)) < 0)
+	    (!w.was_active && (r = reservation_put(h, &w, p->owner_name)) < 0))
 		r = fail_undo(h, &w, 1, &w, r);
 	return r;
 }

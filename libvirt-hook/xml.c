@@ -124,17 +124,19 @@ static int copy_text(const xmlNode *n, const char *name, char *ret, size_t size)
 	return r;
 }
 
-static int check_uuid(const char *what, char *uuid)
+/* <uuid> under n, lower case, into ret; "" when there is none. */
+static int read_uuid(const xmlNode *n, const char *what, char ret[HOOK_UUID_LEN + 1])
 {
-	bool ok = strlen(uuid) == HOOK_UUID_LEN;
+	int r = copy_text(n, "uuid", ret, HOOK_UUID_LEN + 1);
+	bool ok = r == 0 || (r > 0 && strlen(ret) == HOOK_UUID_LEN);
 
-	for (int i = 0; ok && i < HOOK_UUID_LEN; i++) {
-		uuid[i] = (char)tolower((unsigned char)uuid[i]);
-		ok = (i == 8 || i == 13 || i == 18 || i == 23) ? uuid[i] == '-'
-							       : isxdigit((unsigned char)uuid[i]);
+	for (int i = 0; r > 0 && ok && i < HOOK_UUID_LEN; i++) {
+		ret[i] = (char)tolower((unsigned char)ret[i]);
+		ok = (i == 8 || i == 13 || i == 18 || i == 23) ? ret[i] == '-'
+							       : isxdigit((unsigned char)ret[i]);
 	}
 	if (!ok)
-		return err_set(-EINVAL, "%s \"%.40s\": not a UUID", what, uuid);
+		return err_set(-EINVAL, "%s: not a UUID", what);
 	return 0;
 }
 
@@ -190,11 +192,8 @@ int xml_domain_parse(const char *buf, size_t len, struct dom *ret)
 		r = err_set(-EINVAL, "<domain>: %s <name>", r < 0 ? "too long a" : "no");
 		goto out;
 	}
-	r = copy_text(root, "uuid", d.uuid, sizeof(d.uuid));
-	if (r < 0 || (r > 0 && (r = check_uuid("<domain><uuid>", d.uuid)) < 0)) {
-		r = err_set(-EINVAL, "<domain><uuid>: not a UUID");
+	if ((r = read_uuid(root, "<domain><uuid>", d.uuid)) < 0)
 		goto out;
-	}
 	devs = child(root, "devices");
 	for (xmlNode *c = devs ? devs->children : NULL; c; c = c->next) {
 		if (!is(c, "interface"))
@@ -263,14 +262,12 @@ int xml_port_parse(const char *buf, size_t len, struct net_port *ret)
 	}
 	r = copy_text(owner, "name", p.owner_name, sizeof(p.owner_name));
 	if (r <= 0 || !p.owner_name[0]) {
-		r = err_set(-EINVAL, "<networkport><owner>: %s <name>", r < 0 ? "too long a" : "no");
+		r = err_set(-EINVAL, "<networkport><owner>: %s <name>",
+			    r < 0 ? "too long a" : "no");
 		goto out;
 	}
-	r = copy_text(owner, "uuid", p.owner_uuid, sizeof(p.owner_uuid));
-	if (r < 0 || (r > 0 && check_uuid("<owner><uuid>", p.owner_uuid) < 0)) {
-		r = err_set(-EINVAL, "<networkport><owner><uuid>: not a UUID");
+	if ((r = read_uuid(owner, "<networkport><owner><uuid>", p.owner_uuid)) < 0)
 		goto out;
-	}
 	if ((r = read_mac(port, p.mac)) < 0) {
 		r = err_wrap(r, "<networkport>");
 		goto out;

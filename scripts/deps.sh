@@ -3,17 +3,24 @@
 # packages. Skips apt entirely when everything is already installed.
 set -eu
 # The -dev packages also carry the .a archives V6PD_STATIC links v6pd and v6pdctl against;
-# zlib1g-dev is there for libz.a, which sqlite3's pkg-config --static asks for.
+# zlib1g-dev is there for libz.a, which sqlite3's pkg-config --static asks for; libicu-dev
+# and liblzma-dev for the archives libxml2's pkg-config --static names (v6pd-libvirt-hook).
+# libldns-dev: RFC 2136 + TSIG (linked); libcurl4-openssl-dev: the headers of the libcurl that
+# the PowerDNS backend loads at run time. The DNS tests run pdns-server (+ sqlite3 backend),
+# knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate.
 pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev
 libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2
-zlib1g-dev"
+zlib1g-dev libicu-dev liblzma-dev libldns-dev"
 if [ "${1:-}" = demo ]; then
 	pkgs="$pkgs iputils-ping"
 fi
 if [ "${1:-}" = test ]; then
 	pkgs="$pkgs libcmocka-dev python3 sqlite3 iputils-ping util-linux procps
 containernetworking-plugins podman runc containerd busybox-static tar golang-go
-golang-github-appc-cni-dev"
+golang-github-appc-cni-dev dnsmasq-base dhcpcd-base
+libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iptables
+linux-image-cloud-amd64 cpio
+pdns-server pdns-backend-sqlite3 knot bind9 dnsutils"
 fi
 missing=""
 for p in $pkgs; do

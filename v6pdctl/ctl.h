@@ -39,6 +39,9 @@ int cmd_lease_reserve(struct ctl *c);
 int cmd_lease_show(struct ctl *c);
 int cmd_lease_release(struct ctl *c);
 int cmd_gc(struct ctl *c);
+int cmd_dns_sync(struct ctl *c);
+int cmd_dns_export(struct ctl *c);
+int cmd_dns_show(struct ctl *c);
 
 /* output.c */
 json_t *out_lease_json(const struct lease *l);

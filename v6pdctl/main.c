@@ -46,6 +46,18 @@ static const struct verb verbs[] = {
 	{ "gc", 0, OPT_OLDER_THAN, cmd_gc, "[--older-than DURATION]",
 	  "Deletes reservations whose retention ended, or, with --older-than (e.g. 1h, 7d), every\n"
 	  "unpinned reservation released at least that long ago. Active leases are never touched." },
+	{ "dns sync", 0, OPT_NETWORK, cmd_dns_sync, "[--network NAME]",
+	  "Reconciles the store and DNS, for one network or every network whose ADDs recorded\n"
+	  "\"dns\" settings: publishes every lease that belongs in DNS again (adding what is\n"
+	  "missing, e.g. after a server was down during an ADD), removes the records v6pd\n"
+	  "published and no longer holds, and leaves records it did not publish alone. Exit 1\n"
+	  "when some record could not be published or removed (each one says why)." },
+	{ "dns export", 0, OPT_NETWORK, cmd_dns_export, "--network NAME",
+	  "Prints a zone-file fragment, AAAA and PTR records, for the network's leases that\n"
+	  "belong in DNS, per its recorded \"dns\" settings: for zones managed by hand." },
+	{ "dns show", 0, OPT_NETWORK, cmd_dns_show, "[--network NAME]",
+	  "Lists the records v6pd published or means to: network, name, address, backend,\n"
+	  "state (published, pending: publishing failed, stale: removing failed), last error." },
 };
 
 static void usage(FILE *f)
@@ -182,7 +194,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!v) {
-		if (strcmp(words[0], "prefix") == 0 || strcmp(words[0], "lease") == 0)
+		if (strcmp(words[0], "prefix") == 0 || strcmp(words[0], "lease") == 0 ||
+		    strcmp(words[0], "dns") == 0)
 			return nwords == 1 ? usage_error("'%s' needs a sub-verb", words[0])
 					   : usage_error("unknown verb '%s %s'", words[0], words[1]);
 		return usage_error("unknown verb '%s'", words[0]);

@@ -136,7 +136,9 @@ class NetnsHook(HookCase):
         self.libvirt_start()
         # bridge mode: the v6pd bridge with its gateways
         br = self.addrs(BRIDGE)
-        self.assertLessEqual({"fe80::1/64", "2001:db8:100:2::1/64"}, set(br))
+        self.assertEqual({"fe80::1/64", "2001:db8:100:2::1/64"}, set(br),
+                         "fe80::1 the bridge's only link-local: the guests' router")
+        self.assertEqual(self.sysctl(BRIDGE, "addr_gen_mode"), "1")
         self.assertEqual(self.sysctl(BRIDGE, "accept_ra"), "0")
         self.assertEqual(self.sysctl(BRIDGE, "forwarding"), "1")
         self.assertIn("2001:db8:100:2::/64", self.routes(BRIDGE))
@@ -147,7 +149,8 @@ class NetnsHook(HookCase):
             l = self.lease(n, mac)
             self.assertEqual(l["state"], "active")
             self.assertIn(l["address"], self.reservations(n)[mac])
-        snapshot = (self.addrs(TAP).keys(), self.routes(), self.proxies(), self.addrs(BRIDGE).keys())
+        snapshot = (self.addrs(TAP).keys(), self.routes(), self.proxies(),
+                    self.addrs(BRIDGE).keys())
         # libvirtd restart: reconnect re-applies, twice (qemu + qemu.d), without a change
         self.qemu("reconnect", "begin", read_input("reconnect.xml"))
         self.qemu("reconnect", "begin", read_input("reconnect.xml"),
@@ -192,15 +195,16 @@ class NetnsHook(HookCase):
         self.check_routed(self.lease("vmtap", MAC_TAP))
 
     def test_per_container_slice(self):
+        """Each VM its own /64 (dnsmasq's DHCPv6 constructor takes only /64 prefixes)."""
         self.tap(TAP)
-        self.write_conf([self.entry({"tap": "vmtap*"}, "vmtap", mode="routed", sliceLength=80,
+        self.write_conf([self.entry({"tap": "vmtap*"}, "vmtap", mode="routed",
                                     perContainerSlice=True, ndpProxy=UPLINK)])
         self.qemu("prepare", "begin", read_input("prepare.xml"))
         self.qemu("start", "begin", read_input("start.xml"))
         l = self.lease("vmtap", MAC_TAP)
-        self.assertTrue(l["slice"].endswith("/80"), l["slice"])
+        self.assertTrue(l["slice"].endswith("/64"), l["slice"])
         self.assertIn(ipaddress.IPv6Address(l["address"]), ipaddress.IPv6Network(l["slice"]))
-        self.check_routed(l, slice_len=80, per_slice=True)
+        self.check_routed(l, slice_len=64, per_slice=True)
         self.qemu("stopped", "end", read_input("stopped.xml"))
         self.check_routed_gone(l)
 

@@ -54,7 +54,7 @@ class Lifecycle(HookCase):
                          ("active", UUID, "525400aa0001", DOMAIN, MAC_NET))
         self.assertTrue(l["address"].startswith("2001:db8:100:1:"), l["address"])
         self.assertEqual(self.reservations("vmnet"),
-                         {MAC_NET: "dhcp-host=%s,[%s],%s" % (MAC_NET, l["address"], DOMAIN)})
+                         {MAC_NET: "%s,[%s],%s" % (MAC_NET, l["address"], DOMAIN)})
 
     def test_start_restart_destroy_start(self):
         self.write_conf(NET_ONLY)
@@ -285,6 +285,13 @@ class BadInput(HookCase):
             "<devices>", "<devices><!--" + "x" * (17 << 20) + "-->")
         _, err = self.qemu("prepare", "begin", big, expect=1)
         self.assert_one_line(err, "16 MiB")
+
+    def test_bad_uuid(self):
+        self.write_conf(NET_ONLY)
+        xml = read_input("prepare.xml").replace(UUID, "not-a-uuid")
+        _, err = self.qemu("prepare", "begin", xml, expect=1)
+        self.assert_one_line(err, "<domain><uuid>: not a UUID")
+        self.assertEqual(self.leases(), {})
 
     def test_bad_mac(self):
         self.write_conf(NET_ONLY)

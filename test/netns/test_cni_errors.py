@@ -2,6 +2,7 @@
 """Errors of the real v6pd binary: the CNI error JSON with the spec's code and a message
 naming the field and value, and, after every failed ADD, nothing left behind: no new link
 in the host netns or the container's, the store's leases as before."""
+import ipaddress
 import json
 import os
 import sys
@@ -214,6 +215,24 @@ class Resources(Base):
         lab.host.ipc("link", "add", self.conf["bridge"], "type", "veth", "peer", "name",
                      lab.name("pp"))
         self.failed_add(102, self.conf["bridge"], "veth")
+
+    def test_default_bridge_name_shared_by_two_networks(self):
+        # the default bridge name keeps 10 bytes of the network name: two networks whose
+        # names share them must not silently share one L2 segment
+        lab = self.lab
+        web = lab.conf(name="production-web", bridge=None)
+        db = lab.conf(name="production-db", bridge=None, subnetId=7)
+        lab.add(web, lab.netns())
+        self.assertIn("v6pd-production", lab.host_bridges())
+        self.failed_add(7, '"v6pd-production"', '"production-db"', '"production-web"',
+                        '"bridge"', conf=db)
+        db_slice = list(ipaddress.IPv6Network(lab.prefix).subnets(new_prefix=64))[7]
+        self.assertEqual([a for a in lab.host.addrs("v6pd-production")
+                          if ipaddress.IPv6Address(a.split("/")[0]) in db_slice], [])
+        # given explicitly, a bridge may carry two networks
+        shared = lab.name("sh")
+        lab.add(dict(web, bridge=shared), lab.netns())
+        lab.add(dict(db, bridge=shared), lab.netns())
 
     def test_ndp_proxy_uplink_missing(self):
         conf = dict(self.conf, mode="routed", ndpProxy=self.lab.name("up"))
