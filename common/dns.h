@@ -128,6 +128,15 @@ bool dns_lease_wanted(const struct dns_config *c, const struct lease *l);
 
 /* ---- publishing ---- */
 
+/* Where the PowerDNS backend runs. By default in this process (libcurl is loaded on first
+ * use). The CNI plugin is linked statically, and dlopen() from a static binary ties it to the
+ * exact glibc it was built with, so it hands PowerDNS work to the dynamically linked v6pdctl
+ * instead: runner(s, network) must bring the network's PowerDNS records in line with the
+ * store (v6pdctl dns sync --network NETWORK) and return 0 or a negative errno with a
+ * message. NULL restores the default. */
+typedef int (*dns_pdns_runner_fn)(struct store *s, const char *network);
+void dns_set_pdns_runner(dns_pdns_runner_fn runner);
+
 /* ADD: records c (for dns sync) and publishes l on every backend, removing what was
  * published for l's key under another name or address (a renumbering, a new template).
  * Returns 0, or the first failure (a negative errno, the message naming backend, server and

@@ -251,7 +251,9 @@ static void run(CURLM *m, struct request *qs, size_t nq, const struct dns_config
  * (HTTP 500), and PATCHing an RRset again is harmless. */
 static int perform(struct request *qs, size_t nq, const struct dns_config *c)
 {
-	static const struct timespec pause[] = { { 0, 20000000 }, { 0, 100000000 } };
+	/* the first retry at once: the parallel pass is over, so the writes it raced are done;
+	 * the second after a pause, for a race with another process */
+	static const struct timespec pause[] = { { 0, 0 }, { 0, 100000000 } };
 	CURLM *m = cu->multi_init();
 
 	if (!m)
@@ -261,7 +263,8 @@ static int perform(struct request *qs, size_t nq, const struct dns_config *c)
 		for (size_t i = 0; i < nq; i++) {
 			if (!qs[i].server_error)
 				continue;
-			(void)nanosleep(&pause[a], NULL);
+			if (pause[a].tv_nsec)
+				(void)nanosleep(&pause[a], NULL);
 			run(m, &qs[i], 1, c);
 		}
 	(void)cu->multi_cleanup(m);

@@ -93,13 +93,34 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(((const struct dns_op *)a)->row.key, ((const struct dns_op *)b)->row.key);
 }
 
+static dns_pdns_runner_fn pdns_runner;
+
+void dns_set_pdns_runner(dns_pdns_runner_fn runner)
+{
+	pdns_runner = runner;
+}
+
+/* The runner reconciles from the store, where plan_run() has already recorded these ops as
+ * pending (additions) or stale (removals); it reports one outcome for all of them. */
+static int pdns_run_elsewhere(struct store *s, const char *network, struct dns_op *ops, size_t n)
+{
+	int r = pdns_runner(s, network);
+
+	for (size_t i = 0; r < 0 && i < n; i++) {
+		ops[i].err = r;
+		(void)snprintf(ops[i].row.error, sizeof(ops[i].row.error), "%s", err_msg(r));
+	}
+	return r;
+}
+
 static int apply(struct store *s, const struct dns_config *c, const char *network,
 		 struct dns_op *ops, size_t n)
 {
 	if (strcmp(ops[0].row.backend, DNS_BACKEND_HOSTS) == 0)
 		return dns_hosts_apply(s, network, ops, n);
 	if (strcmp(ops[0].row.backend, DNS_BACKEND_PDNS) == 0)
-		return dns_pdns_apply(s, c, ops, n);
+		return pdns_runner ? pdns_run_elsewhere(s, network, ops, n)
+				   : dns_pdns_apply(s, c, ops, n);
 	return dns_rfc2136_apply(c, ops, n);
 }
 

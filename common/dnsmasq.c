@@ -913,6 +913,12 @@ static int hosts_dir_ensure(const char *state_dir, const char *network, char *bu
 	return ensure_dir(buf, 0755);
 }
 
+int dnsmasq_hosts_dir_ensure(const char *state_dir, const char *network, char *buf,
+			     size_t size)
+{
+	return hosts_dir_ensure(state_dir, network, buf, size);
+}
+
 /* SIGHUP to our dnsmasq, when one runs: it drops records of changed or removed files. */
 static void hup(const char *state_dir)
 {

@@ -42,6 +42,11 @@
 /* state_dir/dhcp-hosts/NETWORK/: the reservations of one network. -EINVAL for a bad network
  * name (config_check_name()), -ENAMETOOLONG when it does not fit in size. */
 int dnsmasq_hosts_dir(const char *state_dir, const char *network, char *buf, size_t size);
+/* The same, creating it (0755, and the state directory with o+x, its parents checked for
+ * traverse permission) so that a dnsmasq started before any reservation exists finds it:
+ * `v6pdctl libvirt network define` points libvirt's dnsmasq at it. */
+int dnsmasq_hosts_dir_ensure(const char *state_dir, const char *network, char *buf,
+			     size_t size);
 
 /* Writes (temp + fsync + rename + fsync of the directory) the reservation "MAC,[ADDR],NAME"
  * (a dhcp-hostsfile line: no "dhcp-host=" in a hosts directory) for mac in the network's

@@ -42,6 +42,7 @@ struct store {
 	bool have_secret;
 	struct addrgen_secret secret;
 	sqlite3_stmt *stmt[SQ_MAX];
+	int lock_fd;			/* state_dir/leases.lock, the writers' queue; -1: none */
 };
 
 /* Translates an SQLite result code to a negative errno plus one message naming the store

@@ -15,39 +15,13 @@
 
 #include "config.h"
 #include "store.h"
+#include "vmconf.h"
 
-#define HOOK_CONFIG_PATH "/etc/v6pd/libvirt.json"
-#define HOOK_CONFIG_ENV "V6PD_LIBVIRT_CONFIG"
 #define HOOK_STDIN_MAX (16u << 20)	/* a domain XML is a few KiB */
 #define HOOK_IFACES_MAX 256		/* interfaces per domain */
 #define HOOK_UUID_LEN 36
 
-/* ---- config.c: /etc/v6pd/libvirt.json ---- */
-
-enum hook_match {
-	MATCH_NETWORK,		/* <interface type='network'><source network='NAME'/> */
-	MATCH_BRIDGE,		/* <interface type='bridge'><source bridge='NAME'/> */
-	MATCH_TAP,		/* <interface type='ethernet'><target dev='PATTERN'/> (fnmatch) */
-};
-
-struct hook_entry {
-	enum hook_match match;
-	char pattern[STORE_NAME_MAX];	/* network name, bridge name or tap pattern */
-	struct net_config cfg;		/* the v6pd network: the CNI netconf keys */
-};
-
-struct hook_config {
-	char path[PATH_MAX];
-	char state_dir[PATH_MAX];
-	struct hook_entry *entries;	/* owned */
-	size_t n_entries;
-};
-
-/* Loads path. -ENOENT (no message) when the file does not exist: nothing is managed. Any
- * other failure has a message naming the file and the key, e.g.
- * `/etc/v6pd/libvirt.json: "interfaces"[1] ("vms"): "sliceLength" 200: must be 64..120`. */
-int hook_config_load(const char *path, struct hook_config *ret);
-void hook_config_free(struct hook_config *c);
+/* The config, /etc/v6pd/libvirt.json: common/vmconf.h (v6pdctl reads it too). */
 
 /* ---- xml.c: the hook's stdin ---- */
 
@@ -95,7 +69,7 @@ struct hook {
 	const char *object;		/* argv[1]: the domain or network name */
 	const char *op;
 	const char *subop;
-	const struct hook_config *conf;
+	const struct vmconf *conf;
 	struct store *store;		/* opened on demand, for conf->state_dir */
 	struct nl_ctx *nl;		/* opened on demand */
 };

@@ -50,7 +50,7 @@ static void usage(FILE *f)
 		      "  /etc/libvirt/hooks/qemu.d/v6pd     (DOMAIN OP SUBOP -, domain XML)\n"
 		      "  /etc/libvirt/hooks/network.d/v6pd  (NETWORK OP SUBOP -, network XML)\n"
 		      "and restart libvirtd. Config: %s (env %s overrides it).\n",
-		      HOOK_CONFIG_PATH, HOOK_CONFIG_ENV);
+		      VMCONF_PATH, VMCONF_ENV);
 }
 
 /* From the directory (qemu.d/v6pd) or the name of a monolithic script (qemu). */
@@ -188,9 +188,8 @@ static int run(struct hook *h, enum action a, const char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct hook_config conf = { 0 };
+	struct vmconf conf = { 0 };
 	struct hook h = { 0 };
-	const char *path = getenv(HOOK_CONFIG_ENV);
 	enum action a;
 	char *buf = NULL;
 	size_t len = 0;
@@ -214,7 +213,7 @@ int main(int argc, char **argv)
 	a = action_of(h.kind, h.op, h.subop);
 	if (a == ACT_NONE)
 		return 0;
-	r = hook_config_load(path && path[0] ? path : HOOK_CONFIG_PATH, &conf);
+	r = vmconf_load(vmconf_default_path(), &conf);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -229,7 +228,7 @@ out:
 	if (r < 0)
 		report(&h, a, r);
 	hook_close(&h);
-	hook_config_free(&conf);
+	vmconf_free(&conf);
 	free(buf);
 	xmlCleanupParser();
 	return r < 0 && may_abort(a) ? 1 : 0;

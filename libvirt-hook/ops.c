@@ -27,8 +27,8 @@
 
 /* One managed interface in one call. */
 struct work {
-	const struct hook_entry *e;
-	const char *tap;		/* MATCH_TAP: the link */
+	const struct vmconf_entry *e;
+	const char *tap;		/* VMCONF_MATCH_TAP: the link */
 	char mac[STORE_MAC_MAX];
 	char key[STORE_KEY_MAX];
 	char ifname[STORE_IFNAME_MAX];	/* the MAC without colons */
@@ -38,7 +38,7 @@ struct work {
 	bool had_prev, did_adopt, acquired;
 	bool was_active;		/* active before this call: not ours to undo */
 	bool host_done;			/* host side configured in this call */
-	struct nl_link tap_link, uplink; /* MATCH_TAP at start: looked up before anything */
+	struct nl_link tap_link, uplink; /* VMCONF_MATCH_TAP at start: looked up before anything */
 };
 
 static int64_t now(void)
@@ -91,14 +91,14 @@ void hook_close(struct hook *h)
 
 /* ---- matching ---- */
 
-static bool entry_matches(const struct hook_entry *e, const struct dom_iface *i)
+static bool entry_matches(const struct vmconf_entry *e, const struct dom_iface *i)
 {
 	switch (e->match) {
-	case MATCH_NETWORK:
+	case VMCONF_MATCH_NETWORK:
 		return strcmp(i->type, "network") == 0 && strcmp(e->pattern, i->network) == 0;
-	case MATCH_BRIDGE:
+	case VMCONF_MATCH_BRIDGE:
 		return strcmp(i->type, "bridge") == 0 && strcmp(e->pattern, i->bridge) == 0;
-	case MATCH_TAP:
+	case VMCONF_MATCH_TAP:
 		return strcmp(i->type, "ethernet") == 0 && i->target[0] &&
 		       fnmatch(e->pattern, i->target, 0) == 0;
 	}
@@ -106,7 +106,7 @@ static bool entry_matches(const struct hook_entry *e, const struct dom_iface *i)
 }
 
 /* The first entry managing i, or NULL. */
-static const struct hook_entry *match_entry(const struct hook_config *c, const struct dom_iface *i)
+static const struct vmconf_entry *match_entry(const struct vmconf *c, const struct dom_iface *i)
 {
 	for (size_t k = 0; k < c->n_entries; k++)
 		if (entry_matches(&c->entries[k], i))
@@ -116,9 +116,9 @@ static const struct hook_entry *match_entry(const struct hook_config *c, const s
 
 /* Whether entry e may hold a lease of i after a stop: what it matches, and any tap entry
  * for an ethernet interface whose tap the XML no longer names. */
-static bool may_hold(const struct hook_entry *e, const struct dom_iface *i)
+static bool may_hold(const struct vmconf_entry *e, const struct dom_iface *i)
 {
-	if (e->match == MATCH_TAP && strcmp(i->type, "ethernet") == 0 && !i->target[0])
+	if (e->match == VMCONF_MATCH_TAP && strcmp(i->type, "ethernet") == 0 && !i->target[0])
 		return true;
 	return entry_matches(e, i);
 }
@@ -246,7 +246,7 @@ static int reservation_put(struct hook *h, const struct work *w, const char *nam
 
 /* ---- the host side ---- */
 
-static struct prefix routed_dst(const struct hook_entry *e, const struct lease *l)
+static struct prefix routed_dst(const struct vmconf_entry *e, const struct lease *l)
 {
 	struct prefix p = { .addr = l->addr, .len = 128 };
 
@@ -339,7 +339,7 @@ static int bridge_setup(struct hook *h, const struct work *w)
 /* Undoes tap_setup() for lease l: the route (found through the lease when the XML no longer
  * names the tap), the gateway addresses on the tap, the proxy entry. A tap that is gone took
  * its addresses and routes with it; dnsmasq stops serving it. */
-static int tap_teardown(struct hook *h, const struct hook_entry *e, const struct lease *l,
+static int tap_teardown(struct hook *h, const struct vmconf_entry *e, const struct lease *l,
 			const char *tap)
 {
 	struct in6_addr g = hostside_gateway_ll(), slice_gw;
@@ -388,10 +388,10 @@ static int host_prepare(struct hook *h, struct work *w)
 {
 	int r;
 
-	if (w->e->match == MATCH_BRIDGE)
+	if (w->e->match == VMCONF_MATCH_BRIDGE)
 		return bridge_setup(h, w);
 	/* A tap made beforehand (managed='no'): no kernel link-local when it comes up. */
-	if (w->e->match == MATCH_TAP) {
+	if (w->e->match == VMCONF_MATCH_TAP) {
 		r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1);
 		if (r == -ENOENT)
 			err_clear();
@@ -404,10 +404,10 @@ static int host_start(struct hook *h, struct work *w)
 {
 	int r;
 
-	if (w->e->match == MATCH_NETWORK)
+	if (w->e->match == VMCONF_MATCH_NETWORK)
 		return 0;
 	w->host_done = true;
-	if (w->e->match == MATCH_TAP)
+	if (w->e->match == VMCONF_MATCH_TAP)
 		return tap_setup(h, w);
 	if ((r = bridge_setup(h, w)) < 0)
 		return r;
@@ -435,7 +435,7 @@ static int collect(struct hook *h, const struct dom *d, struct work **ret, size_
 
 	for (size_t k = 0; k < d->n_ifs; k++) {
 		const struct dom_iface *i = &d->ifs[k];
-		const struct hook_entry *e = match_entry(h->conf, i);
+		const struct vmconf_entry *e = match_entry(h->conf, i);
 		char what[STORE_NAME_MAX + 16];
 
 		if (!e)
@@ -473,7 +473,7 @@ static void undo(struct hook *h, struct work *v, size_t n)
 		if (!w->acquired)
 			continue;
 		if (!w->was_active) {
-			if (w->host_done && w->e->match == MATCH_TAP)
+			if (w->host_done && w->e->match == VMCONF_MATCH_TAP)
 				(void)tap_teardown(h, w->e, &w->lease, w->tap);
 			(void)dnsmasq_host_remove(state_dir(h), net_of(w), w->mac);
 		}
@@ -504,7 +504,7 @@ static int domain_apply(struct hook *h, const struct dom *d, bool start, bool re
 	if ((r = collect(h, d, &v, &n)) < 0 || n == 0)
 		goto out;
 	for (k = 0; start && k < n; k++) {
-		if (v[k].e->match != MATCH_TAP)
+		if (v[k].e->match != VMCONF_MATCH_TAP)
 			continue;
 		if ((r = open_nl(h)) < 0 || (r = tap_check(h, &v[k])) < 0) {
 			r = err_wrap(r, "interface %s (v6pd network \"%s\")", v[k].mac,
@@ -540,7 +540,7 @@ int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect)
 
 /* Releases one lease into its reserved state (a no-op when it is already) and undoes its
  * attachment; no lease is no error. */
-static int detach(struct hook *h, const struct hook_entry *e, const char *key, const char *mac,
+static int detach(struct hook *h, const struct vmconf_entry *e, const char *key, const char *mac,
 		  const char *tap)
 {
 	struct lease l;
@@ -552,7 +552,7 @@ static int detach(struct hook *h, const struct hook_entry *e, const char *key, c
 	}
 	if (r < 0)
 		return r;
-	if (e->match == MATCH_TAP)
+	if (e->match == VMCONF_MATCH_TAP)
 		r = tap_teardown(h, e, &l, tap);
 	k = dnsmasq_host_remove(state_dir(h), e->cfg.name, mac);
 	return r < 0 ? r : k < 0 ? k : 0;
@@ -576,7 +576,7 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 		if (!i->mac[0])
 			continue;
 		for (size_t j = 0; j < h->conf->n_entries; j++) {
-			const struct hook_entry *e = &h->conf->entries[j];
+			const struct vmconf_entry *e = &h->conf->entries[j];
 			char what[STORE_NAME_MAX + 64];
 
 			if (!may_hold(e, i))
@@ -599,10 +599,10 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 	return 0;
 }
 
-static const struct hook_entry *port_entry(const struct hook *h, const struct net_port *p)
+static const struct vmconf_entry *port_entry(const struct hook *h, const struct net_port *p)
 {
 	for (size_t k = 0; k < h->conf->n_entries; k++)
-		if (h->conf->entries[k].match == MATCH_NETWORK &&
+		if (h->conf->entries[k].match == VMCONF_MATCH_NETWORK &&
 		    strcmp(h->conf->entries[k].pattern, p->network) == 0)
 			return &h->conf->entries[k];
 	return NULL;

@@ -137,15 +137,26 @@ int cmd_lease_release(struct ctl *c)
 int cmd_gc(struct ctl *c)
 {
 	int64_t older = -1;
-	int r;
+	int r, released = 0, domains = 0;
 
 	if (c->older_than && (r = duration_from_string(c->older_than, &older)) < 0)
 		return err_wrap(r, "--older-than");
+	/* first the leases of vanished domains, so that their reservations count from now */
+	if (c->libvirt && (r = libvirt_gc(c, &released, &domains)) < 0)
+		return r;
 	if ((r = store_gc_expired(c->store, c->now, older)) < 0)
 		return r;
-	if (c->json)
+	if (c->json && c->libvirt)
+		out_json(json_pack("{s:i, s:i, s:i}", "expired", r, "released", released,
+				   "libvirtDomains", domains));
+	else if (c->json)
 		out_json(json_pack("{s:i}", "expired", r));
-	else
-		(void)printf("expired %d reservation%s\n", r, r == 1 ? "" : "s");
+	if (c->json)
+		return 0;
+	if (c->libvirt)
+		(void)printf("released %d lease%s of domains libvirt no longer has (it has %d "
+			     "domain%s)\n",
+			     released, released == 1 ? "" : "s", domains, domains == 1 ? "" : "s");
+	(void)printf("expired %d reservation%s\n", r, r == 1 ? "" : "s");
 	return 0;
 }

@@ -15,7 +15,13 @@ enum {
 	OPT_ADDRESS = 1 << 1,
 	OPT_OLDER_THAN = 1 << 2,
 	OPT_FORGET = 1 << 3,
+	OPT_URI = 1 << 4,		/* libvirt verbs: the libvirt connection URI */
+	OPT_RESTART = 1 << 5,
+	OPT_LIBVIRT = 1 << 6,		/* gc --libvirt */
+	OPT_CONFIG = 1 << 7,		/* libvirt verbs: the libvirt hook's config file */
 };
+
+struct vmconf;
 
 struct ctl {
 	const char *state_dir;
@@ -24,6 +30,11 @@ struct ctl {
 	const char *address;
 	const char *older_than;
 	bool forget;
+	const char *uri;		/* NULL: libvirt's default */
+	bool restart;
+	bool libvirt;
+	const char *config;		/* NULL: vmconf_default_path() */
+	const struct vmconf *vm;	/* loaded for the verbs that use it */
 	const char *arg[CTL_MAX_ARGS];
 	int nargs;
 	struct store *store;
@@ -42,6 +53,11 @@ int cmd_gc(struct ctl *c);
 int cmd_dns_sync(struct ctl *c);
 int cmd_dns_export(struct ctl *c);
 int cmd_dns_show(struct ctl *c);
+/* cmd_libvirt.c: the libvirt API */
+int cmd_libvirt_network_define(struct ctl *c);
+/* Releases the active leases of the config's networks whose domain libvirt no longer has;
+ * *ret_released and *ret_domains get the counts. */
+int libvirt_gc(struct ctl *c, int *ret_released, int *ret_domains);
 
 /* output.c */
 json_t *out_lease_json(const struct lease *l);

@@ -8,11 +8,14 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "vmconf.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/v6pd"
 
+#define VERB_WORDS_MAX 3
+
 struct verb {
-	const char *name;	/* one or two words */
+	const char *name;	/* one to three words */
 	int nargs;
 	int opts;		/* OPT_* accepted */
 	int (*run)(struct ctl *c);
@@ -43,9 +46,15 @@ static const struct verb verbs[] = {
 	  "Releases the lease into the reserved state: the key gets the same address back until\n"
 	  "the network's retention ends. Unpins it. With --forget, deletes the lease at once and\n"
 	  "frees the address for anyone." },
-	{ "gc", 0, OPT_OLDER_THAN, cmd_gc, "[--older-than DURATION]",
+	{ "gc", 0, OPT_OLDER_THAN | OPT_LIBVIRT | OPT_URI | OPT_CONFIG, cmd_gc,
+	  "[--older-than DURATION] [--libvirt [--uri URI] [--config FILE]]",
 	  "Deletes reservations whose retention ended, or, with --older-than (e.g. 1h, 7d), every\n"
-	  "unpinned reservation released at least that long ago. Active leases are never touched." },
+	  "unpinned reservation released at least that long ago. Active leases are never touched,\n"
+	  "except with --libvirt: first, the active leases the libvirt hook made (key UUID/MAC)\n"
+	  "in the networks of the hook's config whose domain libvirt no longer has (neither\n"
+	  "running nor defined, persistent or transient; asked through the libvirt API at URI,\n"
+	  "default libvirt's own) are released into the reserved state, their DHCPv6\n"
+	  "reservations removed. The store is the config's \"stateDir\"." },
 	{ "dns sync", 0, OPT_NETWORK, cmd_dns_sync, "[--network NAME]",
 	  "Reconciles the store and DNS, for one network or every network whose ADDs recorded\n"
 	  "\"dns\" settings: publishes every lease that belongs in DNS again (adding what is\n"
@@ -58,6 +67,23 @@ static const struct verb verbs[] = {
 	{ "dns show", 0, OPT_NETWORK, cmd_dns_show, "[--network NAME]",
 	  "Lists the records v6pd published or means to: network, name, address, backend,\n"
 	  "state (published, pending: publishing failed, stale: removing failed), last error." },
+	{ "libvirt network define", 1, OPT_URI | OPT_RESTART | OPT_CONFIG,
+	  cmd_libvirt_network_define, "NAME [--restart] [--uri URI] [--config FILE]",
+	  "Defines, or updates, the libvirt network NAME through the libvirt API (at URI,\n"
+	  "default libvirt's own) so that libvirt's dnsmasq gives its guests their v6pd\n"
+	  "addresses. The v6pd network is the one of the entry with \"match\": {\"network\":\n"
+	  "NAME} in the libvirt hook's config (FILE, default $V6PD_LIBVIRT_CONFIG or\n"
+	  "/etc/v6pd/libvirt.json), created in the store at the config's \"stateDir\" if new,\n"
+	  "with its slice. The network gets <ip family='ipv6'> with the slice's ::1 and a\n"
+	  "DHCPv6 range, and dnsmasq options (dhcp-hostsdir: the reservations the hook writes;\n"
+	  "dhcp-ignore: DHCPv6 for reserved MACs only; ra-param: RA with a router lifetime, so\n"
+	  "guests route via the bridge, unless the network is isolated). A new network is\n"
+	  "defined with <forward mode='route'/>, autostarted and started. An existing one keeps\n"
+	  "everything else (forward mode, bridge, IPv4, other dnsmasq options); v6pd's IPv6\n"
+	  "<ip>, any other IPv6 <ip> with DHCP and v6pd's old options are replaced, and nothing\n"
+	  "is written when they are already as wanted. A running network takes the change\n"
+	  "when restarted: --restart does it (net-destroy + net-start; guests attached to it\n"
+	  "lose their link until reattached), otherwise the output says so." },
 };
 
 static void usage(FILE *f)
@@ -65,7 +91,7 @@ static void usage(FILE *f)
 	(void)fprintf(f, "usage: v6pdctl [--state-dir DIR] [--json] VERB [ARGS]\n\n"
 			 "Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		(void)fprintf(f, "  %-*s%s\n", verbs[i].args[0] ? 15 : 0, verbs[i].name,
+		(void)fprintf(f, "  %-*s%s\n", verbs[i].args[0] ? 23 : 0, verbs[i].name,
 			      verbs[i].args);
 	(void)fprintf(f, "\nOptions for every verb:\n"
 			 "  --state-dir DIR  the store's directory (default %s, or $V6PD_STATE_DIR)\n"
@@ -114,16 +140,98 @@ static bool opt_is(const char *a, const char *name)
 	return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
 }
 
+/* The number of words of name that words[] starts with, 0 when it does not. */
+static int verb_match(const char *name, const char *const *words, int nwords)
+{
+	int k = 0;
+
+	for (const char *p = name; *p; k++) {
+		size_t n = strcspn(p, " ");
+
+		if (k >= nwords || strlen(words[k]) != n || strncmp(words[k], p, n) != 0)
+			return 0;
+		p += n;
+		p += *p == ' ';
+	}
+	return k;
+}
+
+/* "'lease' needs a sub-verb", "unknown verb 'lease frob'" and the like. */
+static int unknown_verb(const char *const *words, int nwords)
+{
+	int best = 0, longest = 0;
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		int k = 0, total = 0;
+
+		for (const char *p = verbs[i].name; *p; total++) {
+			size_t n = strcspn(p, " ");
+
+			if (k == total && k < nwords && strlen(words[k]) == n &&
+			    strncmp(words[k], p, n) == 0)
+				k++;
+			p += n;
+			p += *p == ' ';
+		}
+		if (k > best || (k == best && total > longest)) {
+			best = k;
+			longest = total;
+		}
+	}
+	if (best > 0 && best == nwords)
+		return nwords == 1 ? usage_error("'%s' needs a sub-verb", words[0])
+				   : usage_error("'%s %s' needs a sub-verb", words[0], words[1]);
+	if (best + 1 >= 3 && nwords >= 3)
+		return usage_error("unknown verb '%s %s %s'", words[0], words[1], words[2]);
+	if (best >= 1 && nwords >= 2)
+		return usage_error("unknown verb '%s %s'", words[0], words[1]);
+	return usage_error("unknown verb '%s'", words[0]);
+}
+
+static bool same_dir(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* The libvirt verbs work on the store the hook uses: the config's "stateDir". */
+static int load_vmconf(struct ctl *c, struct vmconf *vm, bool state_dir_given)
+{
+	const char *path = c->config ? c->config : vmconf_default_path();
+	int r = vmconf_load(path, vm);
+
+	if (r == -ENOENT)
+		return err_set(r, "%s: no such file: the libvirt hook's config says which libvirt "
+				  "networks v6pd manages (--config FILE or $%s for another)",
+			       path, VMCONF_ENV);
+	if (r < 0)
+		return r;
+	if (state_dir_given && !same_dir(c->state_dir, vm->state_dir))
+		return err_set(-EINVAL, "--state-dir (or $V6PD_STATE_DIR) %s differs from "
+					"\"stateDir\" %s of %s, which the libvirt hook uses",
+			       c->state_dir, vm->state_dir, path);
+	c->state_dir = vm->state_dir;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { 0 };
-	const char *words[CTL_MAX_ARGS + 2];
+	const char *words[CTL_MAX_ARGS + VERB_WORDS_MAX];
+	struct vmconf vm = { 0 };
+	bool state_dir_given;
 	const struct verb *v = NULL;
 	int nwords = 0, opts = 0, r;
 	bool help = false;
 
 	c.state_dir = getenv("V6PD_STATE_DIR");
-	if (!c.state_dir || !c.state_dir[0])
+	state_dir_given = c.state_dir && c.state_dir[0];
+	if (!state_dir_given)
 		c.state_dir = DEFAULT_STATE_DIR;
 
 	for (int i = 1; i < argc; i++) {
@@ -132,7 +240,7 @@ int main(int argc, char **argv)
 		int bit = 0;
 
 		if (strcmp(a, "--") == 0) {
-			while (++i < argc && nwords < CTL_MAX_ARGS + 2)
+			while (++i < argc && nwords < CTL_MAX_ARGS + VERB_WORDS_MAX)
 				words[nwords++] = argv[i];
 			break;
 		}
@@ -149,14 +257,28 @@ int main(int argc, char **argv)
 			opts |= OPT_FORGET;
 			continue;
 		}
+		if (strcmp(a, "--restart") == 0) {
+			c.restart = true;
+			opts |= OPT_RESTART;
+			continue;
+		}
+		if (strcmp(a, "--libvirt") == 0) {
+			c.libvirt = true;
+			opts |= OPT_LIBVIRT;
+			continue;
+		}
 		if (opt_is(a, "--state-dir"))
-			slot = &c.state_dir;
+			slot = &c.state_dir, state_dir_given = true;
 		else if (opt_is(a, "--network"))
 			slot = &c.network, bit = OPT_NETWORK;
 		else if (opt_is(a, "--address"))
 			slot = &c.address, bit = OPT_ADDRESS;
 		else if (opt_is(a, "--older-than"))
 			slot = &c.older_than, bit = OPT_OLDER_THAN;
+		else if (opt_is(a, "--uri"))
+			slot = &c.uri, bit = OPT_URI;
+		else if (opt_is(a, "--config"))
+			slot = &c.config, bit = OPT_CONFIG;
 		if (slot) {
 			const char *name = a;
 			char opt[32];
@@ -170,7 +292,7 @@ int main(int argc, char **argv)
 		}
 		if (a[0] == '-' && a[1])
 			return usage_error("unknown option '%s'", a);
-		if (nwords == CTL_MAX_ARGS + 2)
+		if (nwords == CTL_MAX_ARGS + VERB_WORDS_MAX)
 			return usage_error("too many arguments at '%s'", a);
 		words[nwords++] = a;
 	}
@@ -180,26 +302,16 @@ int main(int argc, char **argv)
 		return help ? 0 : 2;
 	}
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && !v; i++) {
-		const char *name = verbs[i].name, *sp = strchr(name, ' ');
-		int used = sp ? 2 : 1;
+		int used = verb_match(verbs[i].name, words, nwords);
 
-		if (nwords < used)
-			continue;
-		if (sp ? strncmp(words[0], name, (size_t)(sp - name)) == 0 &&
-				 words[0][sp - name] == '\0' && strcmp(words[1], sp + 1) == 0
-		       : strcmp(words[0], name) == 0) {
+		if (used > 0) {
 			v = &verbs[i];
 			for (int k = used; k < nwords; k++)
 				c.arg[c.nargs++] = words[k];
 		}
 	}
-	if (!v) {
-		if (strcmp(words[0], "prefix") == 0 || strcmp(words[0], "lease") == 0 ||
-		    strcmp(words[0], "dns") == 0)
-			return nwords == 1 ? usage_error("'%s' needs a sub-verb", words[0])
-					   : usage_error("unknown verb '%s %s'", words[0], words[1]);
-		return usage_error("unknown verb '%s'", words[0]);
-	}
+	if (!v)
+		return unknown_verb(words, nwords);
 	if (help) {
 		verb_help(v);
 		return 0;
@@ -211,6 +323,15 @@ int main(int argc, char **argv)
 	}
 	if (opts & ~v->opts)
 		return usage_error("an option given is not one '%s' takes", v->name);
+	if (v->run == cmd_gc && (opts & (OPT_URI | OPT_CONFIG)) && !c.libvirt)
+		return usage_error("--uri and --config go with gc --libvirt");
+	if (v->run == cmd_libvirt_network_define || c.libvirt) {
+		if ((r = load_vmconf(&c, &vm, state_dir_given)) < 0) {
+			(void)fprintf(stderr, "v6pdctl: %s\n", err_msg(r));
+			return 1;
+		}
+		c.vm = &vm;
+	}
 
 	c.now = (int64_t)time(NULL);
 	r = store_open(c.state_dir, &c.store);
@@ -221,6 +342,7 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = v->run(&c);
 	store_close(c.store);
+	vmconf_free(&vm);
 	if (r < 0) {
 		(void)fprintf(stderr, "v6pdctl: %s\n", err_msg(r));
 		return 1;

@@ -266,7 +266,12 @@ class CrashSafety(StoreTestCase):
                 start = time.monotonic()
             time.sleep(max(0.0, delay - (time.monotonic() - start)))
             os.kill(p.pid, signal.SIGKILL)
-            out, err = p.communicate(timeout=60)
+            # Through p.stdout, not communicate(): readline() above may have buffered
+            # more than "ready" (up to 8 KB, ending mid-line), which communicate(), reading
+            # the descriptor itself, would never see.
+            out = p.stdout.read()
+            err = p.stderr.read()
+            p.wait(timeout=60)
             self.assertEqual(p.returncode, -signal.SIGKILL,
                              "store-writer ended on its own (exit %s) before the kill: %s"
                              % (p.returncode, err.decode()))

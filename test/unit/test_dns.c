@@ -525,6 +525,111 @@ static void test_hosts_rewrite(void **state)
 	store_close(s);
 }
 
+
+/* --- publishing, withdrawing, renumbering, sync, export: through the hostsDir backend --- */
+
+static struct lease acquire(struct store *s, const struct store_network *n, const char *key,
+			    const char *hostname, int64_t now)
+{
+	struct lease_request req = { .key = key, .hostname = hostname, .container_id = "c1",
+				     .ifname = "eth0" };
+	struct lease l;
+
+	assert_int_equal(store_lease_acquire(s, n, &req, now, &l), 0);
+	return l;
+}
+
+static size_t rows_of(struct store *s, const char *key, enum store_dns_state st)
+{
+	struct store_dns_record *v = NULL;
+	size_t n = 0, k = 0;
+
+	assert_int_equal(store_dns_list(s, "web", key, NULL, &v, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		k += v[i].state == st;
+	free(v);
+	return k;
+}
+
+static void test_publish_renumber_sync(void **state)
+{
+	struct fx *f = *state;
+	char state_dir[128], dir[128], path[192], conf[256], a[INET6_ADDRSTRLEN], want[512];
+	char *text = NULL;
+	struct store *s = NULL;
+	struct store_network n;
+	struct dns_config c;
+	struct dns_sync_report rep;
+	struct prefix p;
+	struct lease l, l2;
+
+	(void)snprintf(state_dir, sizeof(state_dir), "%s/state", f->root);
+	(void)snprintf(dir, sizeof(dir), "%s/hosts", f->root);
+	(void)snprintf(path, sizeof(path), "%s/v6pd-web.hosts", dir);
+	(void)snprintf(conf, sizeof(conf), "{\"zone\": \"c.test\", \"hostsDir\": \"%s\"}", dir);
+	assert_int_equal(parse(conf, 64, &c), 0);
+	assert_int_equal(store_open(state_dir, &s), 0);
+	assert_int_equal(prefix_from_string("2001:db8:1200::/56", &p), 0);
+	assert_int_equal(store_prefix_set(s, &p, 1000, NULL, NULL, NULL), 0);
+	store_network_init(&n, "web");
+	n.subnet_id = 1;
+	l = acquire(s, &n, "web1", "web1", 1000);
+	assert_int_equal(dns_publish(s, &c, &l, 1000), 0);
+	(void)snprintf(want, sizeof(want), "# v6pd network web: written by v6pd, do not edit\n"
+					   "%s web1.c.test\n",
+		       prefix_addr_to_string(&l.addr, a, sizeof(a)));
+	assert_string_equal(slurp(path), want);
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_PUBLISHED), 1);
+	/* the same ADD again changes nothing */
+	assert_int_equal(dns_publish(s, &c, &l, 1001), 0);
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_PUBLISHED), 1);
+
+	/* a renumbering: the new address in, the old one out */
+	assert_int_equal(prefix_from_string("2001:db8:3400::/56", &p), 0);
+	assert_int_equal(store_prefix_set(s, &p, 2000, NULL, NULL, NULL), 0);
+	assert_int_equal(store_lease_get(s, "web", "web1", &l2), 0);
+	assert_memory_not_equal(&l.addr, &l2.addr, sizeof(l.addr));
+	assert_int_equal(dns_lease_renumbered(s, &l2, 2000), 0);
+	(void)snprintf(want, sizeof(want), "# v6pd network web: written by v6pd, do not edit\n"
+					   "%s web1.c.test\n",
+		       prefix_addr_to_string(&l2.addr, a, sizeof(a)));
+	assert_string_equal(slurp(path), want);
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_PUBLISHED), 1);
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_STALE), 0);
+
+	/* export: the zone-file fragment */
+	assert_int_equal(dns_export(s, "web", &text), 0);
+	(void)snprintf(want, sizeof(want), "web1.c.test.\t300\tIN\tAAAA\t%s\n", a);
+	assert_non_null(strstr(text, want));
+	assert_non_null(strstr(text, "ip6.arpa.\t300\tIN\tPTR\tweb1.c.test.\n"));
+	free(text);
+
+	/* DEL with onRelease keep: stays; remove: goes */
+	assert_int_equal(store_lease_release(s, "web", "web1", 2100, &l2), 0);
+	c.on_release = DNS_RELEASE_KEEP;
+	assert_int_equal(dns_withdraw(s, &c, &l2, 2100), 0);
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_PUBLISHED), 1);
+	c.on_release = DNS_RELEASE_REMOVE;
+	assert_int_equal(dns_withdraw(s, &c, &l2, 2100), 0);
+	assert_string_equal(slurp(path), "# v6pd network web: written by v6pd, do not edit\n");
+	assert_int_equal(rows_of(s, "web1", STORE_DNS_PUBLISHED), 0);
+
+	/* sync puts back what belongs (an active lease), removes what does not */
+	l = acquire(s, &n, "web2", "web2", 2200);
+	assert_int_equal(store_dns_update(s, NULL, 0, NULL, 0), 0);
+	assert_int_equal(dns_sync(s, NULL, 2300, &rep), 0);
+	assert_int_equal(rep.networks, 1);
+	assert_int_equal(rep.published, 1);
+	assert_int_equal(rep.removed, 0);
+	assert_non_null(strstr(slurp(path), "web2.c.test"));
+	assert_int_equal(store_lease_forget(s, "web", "web2"), 0);
+	assert_int_equal(dns_sync(s, "web", 2400, &rep), 0);
+	assert_int_equal(rep.removed, 1);
+	assert_null(strstr(slurp(path), "web2.c.test"));
+	assert_int_equal(dns_sync(s, "nosuchnet", 2400, &rep), -ENOENT);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_record_for_lease),
 		cmocka_unit_test_setup_teardown(test_secret_files, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_hosts_rewrite, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_publish_renumber_sync, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,15 +1,5 @@
-/* /etc/v6pd/libvirt.json: which libvirt interfaces v6pd manages, and how.
- *
- *   {"stateDir": "/var/lib/v6pd",
- *    "interfaces": [
- *      {"match": {"network": "default"}, "name": "vm-default"},
- *      {"match": {"bridge": "v6pd-vm"}, "name": "vms", "mode": "bridge", "subnetId": 3},
- *      {"match": {"tap": "vmtap*"}, "name": "routed", "mode": "routed", "ndpProxy": "eth0"}]}
- *
- * Every entry takes the CNI netconf's keys (config_network_from_json()); "name" names the
- * v6pd network and is required. A bridge match manages that bridge (its "bridge" key defaults
- * to the match); a tap match is routed; a network match leaves the host side to libvirt.
- */
+/* vmconf: /etc/v6pd/libvirt.json (see vmconf.h). Moved here from the libvirt hook so that
+ * v6pdctl's libvirt verbs read the same file the same way. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -18,13 +8,11 @@
 #include <sys/stat.h>
 
 #include "err.h"
-#include "hook.h"
-
-#define ENTRIES_MAX 1024
+#include "vmconf.h"
 
 static const char *const match_keys[] = { "network", "bridge", "tap" };
 
-static int read_match(const json_t *e, struct hook_entry *ret)
+static int read_match(const json_t *e, struct vmconf_entry *ret)
 {
 	json_t *m = json_object_get(e, "match"), *v;
 	const char *key;
@@ -50,11 +38,11 @@ static int read_match(const json_t *e, struct hook_entry *ret)
 		if (!json_is_string(v) || !json_string_value(v)[0])
 			return err_set(-EINVAL, "\"match\".\"%s\": must be a non-empty string",
 				       key);
-		if (strlen(json_string_value(v)) >= (k == MATCH_NETWORK ? STORE_NAME_MAX : 16))
+		if (strlen(json_string_value(v)) >= (k == VMCONF_MATCH_NETWORK ? STORE_NAME_MAX : 16))
 			return err_set(-EINVAL, "\"match\".\"%s\" \"%.40s\": too long", key,
 				       json_string_value(v));
 		found = k;
-		ret->match = (enum hook_match)k;
+		ret->match = (enum vmconf_match)k;
 		(void)snprintf(ret->pattern, sizeof(ret->pattern), "%s", json_string_value(v));
 	}
 	if (found < 0)
@@ -64,7 +52,7 @@ static int read_match(const json_t *e, struct hook_entry *ret)
 }
 
 /* The entry's netconf keys, with what the match and the top level imply filled in. */
-static int read_entry(const json_t *e, const char *state_dir, struct hook_entry *ret)
+static int read_entry(const json_t *e, const char *state_dir, struct vmconf_entry *ret)
 {
 	json_t *obj = NULL, *v;
 	const char *name;
@@ -85,21 +73,21 @@ static int read_entry(const json_t *e, const char *state_dir, struct hook_entry 
 	if (v && json_is_string(v)) {
 		const char *mode = json_string_value(v);
 
-		if (ret->match == MATCH_BRIDGE && strcmp(mode, "bridge") != 0)
+		if (ret->match == VMCONF_MATCH_BRIDGE && strcmp(mode, "bridge") != 0)
 			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"bridge\" match is in "
 						"\"bridge\" mode",
 				       mode);
-		if (ret->match == MATCH_TAP && strcmp(mode, "routed") != 0)
+		if (ret->match == VMCONF_MATCH_TAP && strcmp(mode, "routed") != 0)
 			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"tap\" match is in "
 						"\"routed\" mode",
 				       mode);
-		if (ret->match == MATCH_NETWORK && strcmp(mode, "bridge") != 0)
+		if (ret->match == VMCONF_MATCH_NETWORK && strcmp(mode, "bridge") != 0)
 			return err_set(-EINVAL, "\"mode\" \"%.20s\": a \"network\" match uses "
 						"libvirt's own bridge",
 				       mode);
 	}
 	v = json_object_get(e, "bridge");
-	if (ret->match == MATCH_BRIDGE && v && json_is_string(v) &&
+	if (ret->match == VMCONF_MATCH_BRIDGE && v && json_is_string(v) &&
 	    strcmp(json_string_value(v), ret->pattern) != 0)
 		return err_set(-EINVAL, "\"bridge\" \"%.20s\": differs from \"match\".\"bridge\" "
 					"\"%s\"",
@@ -109,9 +97,9 @@ static int read_entry(const json_t *e, const char *state_dir, struct hook_entry 
 	if (!obj)
 		return err_set(-ENOMEM, "out of memory");
 	r = json_object_set_new(obj, "stateDir", json_string(state_dir));
-	if (r == 0 && ret->match == MATCH_TAP)
+	if (r == 0 && ret->match == VMCONF_MATCH_TAP)
 		r = json_object_set_new(obj, "mode", json_string("routed"));
-	if (r == 0 && ret->match == MATCH_BRIDGE)
+	if (r == 0 && ret->match == VMCONF_MATCH_BRIDGE)
 		r = json_object_set_new(obj, "bridge", json_string(ret->pattern));
 	if (r < 0) {
 		json_decref(obj);
@@ -122,7 +110,7 @@ static int read_entry(const json_t *e, const char *state_dir, struct hook_entry 
 	return r;
 }
 
-static int read_state_dir(const json_t *root, struct hook_config *c)
+static int read_state_dir(const json_t *root, struct vmconf *c)
 {
 	json_t *v = json_object_get(root, "stateDir");
 	const char *s;
@@ -141,7 +129,7 @@ static int read_state_dir(const json_t *root, struct hook_config *c)
 	return 0;
 }
 
-static int read_entries(const json_t *root, struct hook_config *c)
+static int read_entries(const json_t *root, struct vmconf *c)
 {
 	json_t *list = json_object_get(root, "interfaces"), *e;
 	size_t i;
@@ -151,13 +139,13 @@ static int read_entries(const json_t *root, struct hook_config *c)
 		return 0;
 	if (!json_is_array(list))
 		return err_set(-EINVAL, "\"interfaces\": must be a list");
-	if (json_array_size(list) > ENTRIES_MAX)
-		return err_set(-E2BIG, "\"interfaces\": more than %d entries", ENTRIES_MAX);
+	if (json_array_size(list) > VMCONF_ENTRIES_MAX)
+		return err_set(-E2BIG, "\"interfaces\": more than %d entries", VMCONF_ENTRIES_MAX);
 	c->entries = calloc(json_array_size(list) + 1, sizeof(*c->entries));
 	if (!c->entries)
 		return err_set(-ENOMEM, "out of memory");
 	json_array_foreach(list, i, e) {
-		struct hook_entry *he = &c->entries[i];
+		struct vmconf_entry *he = &c->entries[i];
 		const char *name = json_string_value(json_object_get(e, "name"));
 
 		if ((r = read_entry(e, c->state_dir, he)) < 0)
@@ -180,9 +168,9 @@ static int read_entries(const json_t *root, struct hook_config *c)
 	return 0;
 }
 
-int hook_config_load(const char *path, struct hook_config *ret)
+int vmconf_load(const char *path, struct vmconf *ret)
 {
-	struct hook_config c = { 0 };
+	struct vmconf c = { 0 };
 	json_error_t je;
 	json_t *root = NULL;
 	struct stat st;
@@ -219,11 +207,27 @@ fail:
 	return err_wrap(r, "%s", path);
 }
 
-void hook_config_free(struct hook_config *c)
+void vmconf_free(struct vmconf *c)
 {
 	if (!c)
 		return;
 	free(c->entries);
 	c->entries = NULL;
 	c->n_entries = 0;
+}
+
+const char *vmconf_default_path(void)
+{
+	const char *p = getenv(VMCONF_ENV);
+
+	return p && p[0] ? p : VMCONF_PATH;
+}
+
+const struct vmconf_entry *vmconf_find_network(const struct vmconf *c, const char *network)
+{
+	for (size_t k = 0; c && k < c->n_entries; k++)
+		if (c->entries[k].match == VMCONF_MATCH_NETWORK &&
+		    strcmp(c->entries[k].pattern, network) == 0)
+			return &c->entries[k];
+	return NULL;
 }

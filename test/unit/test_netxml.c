@@ -1,0 +1,347 @@
+/* v6pdctl/netxml.c: v6pd's parts of a libvirt network's XML, on strings (no libvirt). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include "err.h"
+#include "netxml.h"
+
+#define HOSTS "dhcp-hostsdir=/var/lib/v6pd/dhcp-hosts/vms"
+
+static struct netxml_want want(void)
+{
+	return (struct netxml_want){
+		.address = "2001:db8:0:3::1",
+		.prefix = 64,
+		.range_start = "2001:db8:0:3::2",
+		.range_end = "2001:db8:0:3::1001",
+		.lease_seconds = 3600,
+		.hosts_suffix = "/dhcp-hosts/vms",
+		.options = { HOSTS, "dhcp-ignore=tag:dhcpv6,tag:!known", "ra-param=*,10,600" },
+		.n_options = 3,
+	};
+}
+
+/* The number of nodes xpath selects in xml ("dm" is the dnsmasq namespace). */
+static int count(const char *xml, const char *xpath)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "t.xml", NULL, XML_PARSE_NONET);
+	xmlXPathContextPtr ctx;
+	xmlXPathObjectPtr o;
+	int n;
+
+	assert_non_null(doc);
+	ctx = xmlXPathNewContext(doc);
+	assert_int_equal(xmlXPathRegisterNs(ctx, (const xmlChar *)"dm",
+					    (const xmlChar *)NETXML_DNSMASQ_NS), 0);
+	o = xmlXPathEvalExpression((const xmlChar *)xpath, ctx);
+	assert_non_null(o);
+	n = o->nodesetval ? o->nodesetval->nodeNr : 0;
+	xmlXPathFreeObject(o);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return n;
+}
+
+static void assert_has(const char *xml, const char *xpath, int n)
+{
+	int got = count(xml, xpath);
+
+	if (got != n)
+		fail_msg("%s: %d nodes, want %d, in\n%s", xpath, got, n, xml);
+}
+
+/* v6pd's parts exactly once, as wanted. */
+static void assert_ours(const char *xml, const struct netxml_want *w)
+{
+	struct netxml_info i;
+
+	assert_has(xml, "/network/ip[@family='ipv6' and @address='2001:db8:0:3::1' and "
+			"@prefix='64']/dhcp/range[@start='2001:db8:0:3::2' and "
+			"@end='2001:db8:0:3::1001']/lease[@expiry='1' and @unit='hours']", 1);
+	assert_has(xml, "/network/ip[@family='ipv6']/dhcp", 1);
+	assert_has(xml, "/network/dm:options", 1);
+	assert_has(xml, "/network/dm:options/dm:option[@value='" HOSTS "']", 1);
+	assert_has(xml, "/network/dm:options/dm:option[@value='dhcp-ignore=tag:dhcpv6,"
+			"tag:!known']", 1);
+	assert_has(xml, "/network/dm:options/dm:option[@value='ra-param=*,10,600']", 1);
+	assert_int_equal(netxml_inspect(xml, w, &i), 0);
+	assert_true(i.up_to_date);
+}
+
+static void test_new_network(void **state)
+{
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char *xml = NULL, *out = NULL;
+
+	assert_int_equal(netxml_new("vm-net", &xml), 0);
+	assert_has(xml, "/network/name[text()='vm-net']", 1);
+	assert_has(xml, "/network/forward[@mode='route']", 1);
+	assert_has(xml, "/network/ip", 0);
+	assert_int_equal(netxml_inspect(xml, &w, &i), 0);
+	assert_false(i.up_to_date);
+	assert_string_equal(i.forward, "route");
+
+	assert_int_equal(netxml_edit(xml, &w, &out, &i), 0);
+	assert_false(i.up_to_date);
+	assert_int_equal(i.n_removed, 0);
+	assert_ours(out, &w);
+	assert_has(out, "/network/forward[@mode='route']", 1);
+	free(xml);
+	free(out);
+}
+
+/* A name that needs escaping stays one text node. */
+static void test_new_network_escapes_the_name(void **state)
+{
+	char *xml = NULL;
+
+	assert_int_equal(netxml_new("a<b&c'd", &xml), 0);
+	assert_has(xml, "/network/name[text()=\"a<b&c'd\"]", 1);
+	free(xml);
+}
+
+/* What libvirt gives back after a define: re-ordered, re-indented, our namespace prefix. */
+static const char *const defined =
+	"<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>\n"
+	"  <name>vms</name>\n"
+	"  <uuid>8ee3b8a5-67a7-4d0c-8d44-5d1c8a7e4b7e</uuid>\n"
+	"  <forward mode='route'/>\n"
+	"  <bridge name='virbr7' stp='on' delay='0'/>\n"
+	"  <mac address='52:54:00:12:34:56'/>\n"
+	"  <ip family='ipv6' address='2001:db8:0:3::1' prefix='64'>\n"
+	"    <dhcp>\n"
+	"      <range start='2001:db8:0:3::2' end='2001:db8:0:3::1001'>\n"
+	"        <lease expiry='1' unit='hours'/>\n"
+	"      </range>\n"
+	"    </dhcp>\n"
+	"  </ip>\n"
+	"  <dnsmasq:options>\n"
+	"    <dnsmasq:option value='" HOSTS "'/>\n"
+	"    <dnsmasq:option value='dhcp-ignore=tag:dhcpv6,tag:!known'/>\n"
+	"    <dnsmasq:option value='ra-param=*,10,600'/>\n"
+	"  </dnsmasq:options>\n"
+	"</network>\n";
+
+static void test_up_to_date_is_left_alone(void **state)
+{
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char *out = NULL;
+
+	assert_int_equal(netxml_edit(defined, &w, &out, &i), 0);
+	assert_true(i.up_to_date);
+	assert_int_equal(i.n_removed, 0);
+	assert_string_equal(out, defined);
+	assert_string_equal(i.bridge, "virbr7");
+	assert_string_equal(i.forward, "route");
+	free(out);
+}
+
+/* Editing twice gives the same document as editing once. */
+static void test_edit_is_idempotent(void **state)
+{
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char *once = NULL, *twice = NULL, *xml = NULL;
+
+	assert_int_equal(netxml_new("vms", &xml), 0);
+	assert_int_equal(netxml_edit(xml, &w, &once, &i), 0);
+	assert_int_equal(netxml_edit(once, &w, &twice, &i), 0);
+	assert_true(i.up_to_date);
+	assert_string_equal(once, twice);
+	free(xml);
+	free(once);
+	free(twice);
+}
+
+/* Everything of the user's is kept; every part of v6pd's old settings and anything that
+ * would conflict with them goes. */
+static void test_user_settings_kept_old_parts_replaced(void **state)
+{
+	static const char *const xml =
+		"<network xmlns:dm='http://libvirt.org/schemas/network/dnsmasq/1.0'>"
+		"<name>vms</name><uuid>8ee3b8a5-67a7-4d0c-8d44-5d1c8a7e4b7e</uuid>"
+		"<forward mode='nat'><nat><port start='1024' end='65535'/></nat></forward>"
+		"<bridge name='virbr7' stp='on' delay='0'/><mtu size='9000'/>"
+		"<domain name='vms.example' localOnly='yes'/>"
+		"<dns><host ip='192.168.50.10'><hostname>db</hostname></host></dns>"
+		"<ip address='192.168.50.1' netmask='255.255.255.0'><dhcp>"
+		"<range start='192.168.50.2' end='192.168.50.254'/></dhcp></ip>"
+		/* a user's ULA without DHCP: kept */
+		"<ip family='ipv6' address='fd00:1:2:3::1' prefix='64'/>"
+		/* v6pd's <ip> of another prefix (renumbered): replaced */
+		"<ip family='ipv6' address='2001:db8:ffff:3::1' prefix='64'><dhcp>"
+		"<range start='2001:db8:ffff:3::2' end='2001:db8:ffff:3::1001'/></dhcp></ip>"
+		/* an address in the slice without DHCP: replaced */
+		"<ip family='ipv6' address='2001:db8:0:3::99' prefix='64'/>"
+		"<route family='ipv6' address='2001:db8:9::' prefix='48' gateway='fd00:1:2:3::2'/>"
+		"<dm:options>"
+		"<dm:option value='dhcp-hostsdir=/srv/old-state/dhcp-hosts/vms'/>"
+		"<dm:option value='log-dhcp'/>"
+		"<dm:option value='ra-param=*,0,0'/>"
+		"<dm:option value='dhcp-hostsdir=/srv/other/dhcp-hosts/vms2'/>"
+		"</dm:options></network>";
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char *out = NULL;
+
+	assert_int_equal(netxml_edit(xml, &w, &out, &i), 0);
+	assert_false(i.up_to_date);
+	assert_ours(out, &w);
+	assert_string_equal(i.forward, "nat");
+	assert_string_equal(i.bridge, "virbr7");
+	/* kept */
+	assert_has(out, "/network/uuid[text()='8ee3b8a5-67a7-4d0c-8d44-5d1c8a7e4b7e']", 1);
+	assert_has(out, "/network/forward[@mode='nat']/nat/port[@start='1024']", 1);
+	assert_has(out, "/network/mtu[@size='9000']", 1);
+	assert_has(out, "/network/domain[@name='vms.example' and @localOnly='yes']", 1);
+	assert_has(out, "/network/dns/host[@ip='192.168.50.10']/hostname", 1);
+	assert_has(out, "/network/ip[@address='192.168.50.1']/dhcp/range", 1);
+	assert_has(out, "/network/ip[@address='fd00:1:2:3::1']", 1);
+	assert_has(out, "/network/route[@gateway='fd00:1:2:3::2']", 1);
+	assert_has(out, "/network/dm:options/dm:option[@value='log-dhcp']", 1);
+	assert_has(out, "/network/dm:options/dm:option[@value='dhcp-hostsdir=/srv/other/"
+			"dhcp-hosts/vms2']", 1);
+	/* one options element, under the document's own prefix */
+	assert_has(out, "/network/*[local-name()='options']", 1);
+	assert_non_null(strstr(out, "<dm:options>"));
+	/* replaced */
+	assert_has(out, "/network/ip[@address='2001:db8:ffff:3::1']", 0);
+	assert_has(out, "/network/ip[@address='2001:db8:0:3::99']", 0);
+	assert_has(out, "//dm:option[@value='ra-param=*,0,0']", 0);
+	assert_has(out, "//dm:option[starts-with(@value,'dhcp-hostsdir=/srv/old-state')]", 0);
+	assert_has(out, "/network/ip", 3);
+	/* the new <ip> follows the others, before <route> */
+	assert_has(out, "/network/ip[@address='2001:db8:0:3::1']/following-sibling::route", 1);
+	assert_int_equal(i.n_removed, 4);
+	assert_string_equal(i.removed[0], "<ip> 2001:db8:ffff:3::1/64 (DHCPv6)");
+	assert_string_equal(i.removed[1], "<ip> 2001:db8:0:3::99/64");
+	assert_string_equal(i.removed[2],
+			    "<dnsmasq:option> dhcp-hostsdir=/srv/old-state/dhcp-hosts/vms");
+	assert_string_equal(i.removed[3], "<dnsmasq:option> ra-param=*,0,0");
+	free(out);
+}
+
+/* Any difference in v6pd's parts makes an edit. */
+static void test_differences_are_seen(void **state)
+{
+	static const char *const variants[][2] = {
+		{ "prefix='64'>", "prefix='80'>" },
+		{ "end='2001:db8:0:3::1001'", "end='2001:db8:0:3::2001'" },
+		{ "expiry='1' unit='hours'", "expiry='2' unit='hours'" },
+		{ "<dnsmasq:option value='ra-param=*,10,600'/>\n", "" },
+		{ "<dnsmasq:option value='" HOSTS "'/>\n", "" },
+	};
+	struct netxml_want w = want();
+
+	for (size_t k = 0; k < sizeof(variants) / sizeof(variants[0]); k++) {
+		const char *at = strstr(defined, variants[k][0]);
+		char xml[4096], *out = NULL;
+		struct netxml_info i;
+
+		assert_non_null(at);
+		(void)snprintf(xml, sizeof(xml), "%.*s%s%s", (int)(at - defined), defined,
+			       variants[k][1], at + strlen(variants[k][0]));
+		assert_int_equal(netxml_edit(xml, &w, &out, &i), 0);
+		if (i.up_to_date)
+			fail_msg("variant %zu seen as up to date", k);
+		assert_ours(out, &w);
+		free(out);
+	}
+}
+
+/* The same lease said in other units; the same addresses written differently. */
+static void test_equal_spellings_are_up_to_date(void **state)
+{
+	const char *at = strstr(defined, "expiry='1' unit='hours'");
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char xml[4096];
+
+	(void)snprintf(xml, sizeof(xml), "%.*sexpiry='60'%s", (int)(at - defined), defined,
+		       at + strlen("expiry='1' unit='hours'"));
+	assert_int_equal(netxml_inspect(xml, &w, &i), 0);
+	assert_true(i.up_to_date);
+	w.address = "2001:0db8:0000:0003:0000:0000:0000:0001";
+	assert_int_equal(netxml_inspect(defined, &w, &i), 0);
+	assert_true(i.up_to_date);
+}
+
+static void test_isolated_and_default_forward(void **state)
+{
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char *out = NULL;
+
+	assert_int_equal(netxml_inspect("<network><name>x</name></network>", &w, &i), 0);
+	assert_string_equal(i.forward, "");
+	assert_int_equal(netxml_inspect("<network><name>x</name><forward/></network>", &w, &i),
+			 0);
+	assert_string_equal(i.forward, "nat");
+	/* an isolated network is edited like any other, and gets the namespace declared */
+	assert_int_equal(netxml_edit("<network><name>x</name></network>", &w, &out, &i), 0);
+	assert_ours(out, &w);
+	assert_non_null(strstr(out, "xmlns:dnsmasq=\"" NETXML_DNSMASQ_NS "\""));
+	free(out);
+}
+
+static void test_refused(void **state)
+{
+	static const struct {
+		const char *xml;
+		int r;
+		const char *msg;
+	} cases[] = {
+		{ "<network><name>br</name><forward mode='bridge'/><bridge name='br0'/></network>",
+		  -EOPNOTSUPP, "libvirt network \"br\" has <forward mode='bridge'>" },
+		{ "<network><name>h</name><forward mode='hostdev'/></network>", -EOPNOTSUPP,
+		  "<forward mode='hostdev'>" },
+		{ "<domain><name>d</name></domain>", -EINVAL, "not <network>" },
+		{ "<network><name>x</name>", -EINVAL, "network XML: line 1" },
+		{ "", -EINVAL, "empty" },
+		{ "<!DOCTYPE network [<!ENTITY a 'b'>]><network><name>&a;</name></network>",
+		  -EINVAL, "DOCTYPE" },
+	};
+	struct netxml_want w = want();
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct netxml_info i;
+		char *out = NULL;
+		int r = netxml_edit(cases[k].xml, &w, &out, &i);
+
+		if (r != cases[k].r || !strstr(err_msg(r), cases[k].msg))
+			fail_msg("case %zu: %d \"%s\", want %d \"%s\"", k, r, err_msg(r),
+				 cases[k].r, cases[k].msg);
+		assert_null(out);
+		err_clear();
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_network),
+		cmocka_unit_test(test_new_network_escapes_the_name),
+		cmocka_unit_test(test_up_to_date_is_left_alone),
+		cmocka_unit_test(test_edit_is_idempotent),
+		cmocka_unit_test(test_user_settings_kept_old_parts_replaced),
+		cmocka_unit_test(test_differences_are_seen),
+		cmocka_unit_test(test_equal_spellings_are_up_to_date),
+		cmocka_unit_test(test_isolated_and_default_forward),
+		cmocka_unit_test(test_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
