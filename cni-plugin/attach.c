@@ -297,6 +297,7 @@ static int attach_add(struct cni_req *req, int *ret_code)
 			r = err_wrap(r, "\"ndpProxy\"");
 		goto fail;
 	}
+	(void)snprintf(req->host_link, sizeof(req->host_link), "%s", host);
 	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
 		goto fail;
 	in.lease = &t.lease;

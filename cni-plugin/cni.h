@@ -61,6 +61,7 @@ struct cni_req {
 	bool has_want;
 	struct in6_addr want;
 	char mac[STORE_MAC_MAX];
+	char host_link[STORE_IFNAME_MAX];	/* attach.c: the host end, for the lease's record */
 	struct store *store;
 };
 

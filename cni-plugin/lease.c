@@ -1,5 +1,6 @@
 /* What both roles do with the store: acquire with undo, release, GC, STATUS. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,9 +35,32 @@ int cni_store_open(struct cni_req *req, int *ret_code)
 	return r;
 }
 
+/* How the workload is attached, recorded with its lease for a renumbering (renumber.h). */
+static void attach_record(const struct cni_req *req, struct store_attach *a)
+{
+	const struct net_config *c = &req->cfg;
+
+	memset(a, 0, sizeof(*a));
+	a->grace = c->renumber_grace;
+	a->plen = (uint8_t)c->net.slice_len;
+	if (req->ipam_role) {
+		a->mode = STORE_ATTACH_IPAM;
+	} else if (c->mode == NET_MODE_BRIDGE) {
+		a->mode = STORE_ATTACH_BRIDGE;
+		(void)snprintf(a->link, sizeof(a->link), "%s", c->bridge);
+	} else {
+		a->mode = STORE_ATTACH_ROUTED;
+		(void)snprintf(a->link, sizeof(a->link), "%s", req->host_link);
+		(void)snprintf(a->uplink, sizeof(a->uplink), "%s", c->ndp_proxy);
+		if (!c->net.per_container_slice)
+			a->plen = 128;
+	}
+}
+
 int cni_lease_acquire(struct cni_req *req, struct cni_lease_txn *t, int *ret_code)
 {
 	const struct cni_env *e = &req->env;
+	struct store_attach at;
 	struct lease_request lr = {
 		.key = req->key,
 		.container_id = e->container_id,
@@ -45,9 +69,11 @@ int cni_lease_acquire(struct cni_req *req, struct cni_lease_txn *t, int *ret_cod
 		.hostname = e->k8s_name,
 		.mac = req->mac[0] ? req->mac : NULL,
 		.want = req->has_want ? &req->want : NULL,
+		.attach = &at,
 	};
 	int r;
 
+	attach_record(req, &at);
 	memset(t, 0, sizeof(*t));
 	r = store_lease_get(req->store, req->cfg.name, req->key, &t->prev);
 	if (r == 0)

@@ -181,6 +181,7 @@ int config_network_from_json(const json_t *obj, const char *name, struct net_con
 	store_network_init(&c.net, c.name);
 	c.mode = NET_MODE_BRIDGE;
 	c.mtu = CONFIG_DEFAULT_MTU;
+	c.renumber_grace = -1;
 	store_copy(c.state_dir, sizeof(c.state_dir), CONFIG_DEFAULT_STATE_DIR);
 
 	if ((r = read_mode(obj, &c)) < 0 || (r = read_links(obj, &c)) < 0 ||
@@ -192,6 +193,10 @@ int config_network_from_json(const json_t *obj, const char *name, struct net_con
 		return r;
 	if (r > 0)
 		c.mtu = (unsigned)i;
+	if ((r = get_string(obj, "renumberGrace", &s)) < 0)
+		return r;
+	if (r > 0 && (r = duration_from_string(s, &c.renumber_grace)) < 0)
+		return err_wrap(r, "\"renumberGrace\"");
 	if ((r = get_string(obj, "stateDir", &s)) < 0)
 		return r;
 	if (r > 0) {

@@ -24,6 +24,7 @@ struct net_config {
 	char bridge[16];		/* bridge mode; default "v6pd-<name>" cut to 15 */
 	char ndp_proxy[16];		/* routed mode: uplink answering NS; "" for none */
 	unsigned mtu;
+	int64_t renumber_grace;		/* "renumberGrace" seconds; -1: the host's default */
 	char state_dir[PATH_MAX];
 	struct store_network net;	/* net.name points at name above */
 	struct dns_config dns;		/* "dns": publishing leases (disabled when absent) */

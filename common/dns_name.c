@@ -170,7 +170,10 @@ int dns_name_render(const char *t, const struct dns_name_vars *v, const char *zo
 	if (n + 1 + strlen(zone) > NAME_TEXT_MAX + 1)
 		return err_set(-EINVAL, "%s \"%s\" in zone %s: longer than %d characters", what,
 			       err_quote(buf, q), zone, NAME_TEXT_MAX);
-	(void)snprintf(ret, DNS_NAME_MAX, "%s.%s", buf, zone);
+	/* The check above keeps buf "." zone within DNS_NAME_MAX. */
+	memcpy(ret, buf, n);
+	ret[n] = '.';
+	memcpy(ret + n + 1, zone, strlen(zone) + 1);
 	return 0;
 }
 

@@ -68,6 +68,11 @@ struct dnsmasq_link {
 	const char *iface;		/* a bridge or tap carrying the slice's ::1 (any global
 					 * address in the slice: dnsmasq sends no RA without one) */
 	unsigned prefixlen;		/* the slice length, 64..120 */
+	struct in6_addr slice;		/* the slice's prefix, needed unless prefixlen is 64:
+					 * dnsmasq builds ranges from an interface's addresses
+					 * ("constructor", which follows a renumbering by
+					 * itself) for /64 only; a longer slice gets a fixed
+					 * range, so serve it again after a renumbering */
 	bool off_link;			/* RA prefix without the L flag: every packet goes to
 					 * the host (routed taps: the slice's other addresses
 					 * are behind other taps, nobody answers their NS) */
@@ -81,11 +86,12 @@ struct dnsmasq_link {
  * serves it the same way is left alone (no restart). On failure the served set and the
  * running dnsmasq are as before. Per interface: RA (interval 10 s, router lifetime 600 s)
  * with the M flag, DHCPv6 for reserved addresses only (dhcp-range ::,constructor:IFACE,
- * static: addresses nobody reserved are never handed out), leases of 1 h. DNS off (port=0).
+ * static for a /64, SLICE,static,LEN for a longer slice: addresses nobody reserved are
+ * never handed out), leases of 1 h. DNS off (port=0).
  * The interface need not exist yet (bind-dynamic: dnsmasq follows it). */
 int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l);
-/* dnsmasq_serve_link() with what the interface says: prefixlen from its first global
- * address (64 when it has none yet), off_link unless it is a bridge, no RDNSS. */
+/* dnsmasq_serve_link() with what the interface says: prefixlen and slice from its first
+ * global address (/64 when it has none yet), off_link unless it is a bridge, no RDNSS. */
 int dnsmasq_serve(const char *state_dir, const char *network, const char *iface);
 /* Stops serving iface (restarting dnsmasq without it, or stopping it when none is left).
  * 0 when it was not served. */

@@ -1,6 +1,7 @@
+/* netlink.h's context, error translation, links, bridges and veths; addresses, routes and
+ * proxy NDP entries are in netlink_route.c. */
 #include "netlink.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -11,28 +12,16 @@
 #include <sys/socket.h>
 
 #include <linux/if.h>
-#include <linux/neighbour.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <netlink/errno.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
-#include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
-#include <netlink/route/neighbour.h>
-#include <netlink/route/route.h>
 #include <netlink/socket.h>
 
 #include "err.h"
-
-#define DUMP_TRIES 5
-
-struct nl_ctx {
-	struct nl_sock *sk;
-	int kernel_err;		/* errno of the last NLMSG_ERROR; 0: none */
-	char extack[160];	/* its NLMSGERR_ATTR_MSG; "" when none */
-};
+#include "netlink_int.h"
 
 /* ---- names ---- */
 
@@ -150,22 +139,17 @@ static int nle_to_errno(int nle)
 	}
 }
 
-/* The errno behind a libnl result: the kernel's own when it sent one (libnl folds many
- * into NLE_FAILURE, ENOTCONN among them), else libnl's code mapped back. */
-static int ctx_errno(const struct nl_ctx *ctx, int nle)
+int nl_ctx_errno(const struct nl_ctx *ctx, int nle)
 {
 	if (ctx->kernel_err > 0)
 		return ctx->kernel_err;
 	return nle_to_errno(nle);
 }
 
-/* The one place a libnl failure becomes -errno plus a message: "<what>: <strerror>". */
-static int ctx_fail(const struct nl_ctx *ctx, int nle, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int ctx_fail(const struct nl_ctx *ctx, int nle, const char *fmt, ...)
+int nl_ctx_fail(const struct nl_ctx *ctx, int nle, const char *fmt, ...)
 {
 	char what[512];
-	int e = ctx_errno(ctx, nle);
+	int e = nl_ctx_errno(ctx, nle);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -178,31 +162,29 @@ static int ctx_fail(const struct nl_ctx *ctx, int nle, const char *fmt, ...)
 	return err_set(-e, "%s: %s", what, strerror(e));
 }
 
-static void ctx_reset(struct nl_ctx *ctx)
+void nl_ctx_reset(struct nl_ctx *ctx)
 {
 	ctx->kernel_err = 0;
 	ctx->extack[0] = '\0';
 }
 
-/* Sends msg (borrowed), waits for the ACK. 0 or -NLE_*; the kernel's errno is in ctx. */
-static int ctx_call(struct nl_ctx *ctx, struct nl_msg *msg)
+int nl_ctx_call(struct nl_ctx *ctx, struct nl_msg *msg)
 {
 	int r;
 
-	ctx_reset(ctx);
+	nl_ctx_reset(ctx);
 	r = nl_send_auto(ctx->sk, msg);
 	if (r < 0)
 		return r;
 	return nl_wait_for_ack(ctx->sk);
 }
 
-/* Sends the dump request msg (borrowed) and hands every reply to fn. 0 or -NLE_*. */
-static int ctx_dump(struct nl_ctx *ctx, struct nl_msg *msg, nl_recvmsg_msg_cb_t fn, void *arg)
+int nl_ctx_dump(struct nl_ctx *ctx, struct nl_msg *msg, nl_recvmsg_msg_cb_t fn, void *arg)
 {
 	struct nl_cb *cb = NULL, *sk_cb = nl_socket_get_cb(ctx->sk);
 	int r;
 
-	ctx_reset(ctx);
+	nl_ctx_reset(ctx);
 	if (sk_cb)
 		cb = nl_cb_clone(sk_cb);
 	if (!cb) {
@@ -238,7 +220,7 @@ int nl_ctx_open(struct nl_ctx **ret)
 	}
 	r = nl_connect(ctx->sk, NETLINK_ROUTE);
 	if (r < 0) {
-		r = ctx_fail(ctx, r, "netlink socket");
+		r = nl_ctx_fail(ctx, r, "netlink socket");
 		goto errout;
 	}
 	fd = nl_socket_get_fd(ctx->sk);
@@ -252,7 +234,7 @@ int nl_ctx_open(struct nl_ctx **ret)
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	r = nl_socket_modify_err_cb(ctx->sk, NL_CB_CUSTOM, on_kernel_error, ctx);
 	if (r < 0) {
-		r = ctx_fail(ctx, r, "netlink socket");
+		r = nl_ctx_fail(ctx, r, "netlink socket");
 		goto errout;
 	}
 	*ret = ctx;
@@ -307,7 +289,7 @@ static int link_get(struct nl_ctx *ctx, const char *name, int ifindex, struct nl
 	struct rtnl_link *l = NULL;
 	int r;
 
-	ctx_reset(ctx);
+	nl_ctx_reset(ctx);
 	r = rtnl_link_get_kernel(ctx->sk, name ? 0 : ifindex, name, &l);
 	if (r < 0)
 		return r;
@@ -325,7 +307,7 @@ int nl_link_get(struct nl_ctx *ctx, const char *name, struct nl_link *ret)
 		return r;
 	r = link_get(ctx, name, 0, &l);
 	if (r < 0)
-		return ctx_fail(ctx, r, "link \"%s\"", name);
+		return nl_ctx_fail(ctx, r, "link \"%s\"", name);
 	*ret = l;
 	return 0;
 }
@@ -339,7 +321,7 @@ int nl_link_get_by_index(struct nl_ctx *ctx, int ifindex, struct nl_link *ret)
 		return err_set(-EINVAL, "link ifindex %d: invalid", ifindex);
 	r = link_get(ctx, NULL, ifindex, &l);
 	if (r < 0)
-		return ctx_fail(ctx, r, "link ifindex %d", ifindex);
+		return nl_ctx_fail(ctx, r, "link ifindex %d", ifindex);
 	*ret = l;
 	return 0;
 }
@@ -352,10 +334,10 @@ int nl_link_exists(struct nl_ctx *ctx, const char *name)
 	if (r < 0)
 		return r;
 	r = link_get(ctx, name, 0, &l);
-	if (r < 0 && ctx_errno(ctx, r) == ENODEV)
+	if (r < 0 && nl_ctx_errno(ctx, r) == ENODEV)
 		return 0;
 	if (r < 0)
-		return ctx_fail(ctx, r, "link \"%s\"", name);
+		return nl_ctx_fail(ctx, r, "link \"%s\"", name);
 	return 1;
 }
 
@@ -366,14 +348,14 @@ int nl_link_list(struct nl_ctx *ctx, struct nl_link **ret)
 	struct nl_object *o;
 	int r, n = 0;
 
-	for (int i = 0; i < DUMP_TRIES; i++) {
-		ctx_reset(ctx);
+	for (int i = 0; i < NL_DUMP_TRIES; i++) {
+		nl_ctx_reset(ctx);
 		r = rtnl_link_alloc_cache(ctx->sk, AF_UNSPEC, &cache);
 		if (r != -NLE_DUMP_INTR)
 			break;
 	}
 	if (r < 0) {
-		r = ctx_fail(ctx, r, "list links");
+		r = nl_ctx_fail(ctx, r, "list links");
 		goto errout;
 	}
 	if (nl_cache_nitems(cache) > 0) {
@@ -423,11 +405,11 @@ static int link_del(struct nl_ctx *ctx, const char *name, int ifindex, bool miss
 		rtnl_link_set_ifindex(l, ifindex);
 	r = rtnl_link_build_delete_request(l, &msg);
 	if (r >= 0)
-		r = ctx_call(ctx, msg);
-	if (r < 0 && missing_ok && ctx_errno(ctx, r) == ENODEV)
+		r = nl_ctx_call(ctx, msg);
+	if (r < 0 && missing_ok && nl_ctx_errno(ctx, r) == ENODEV)
 		r = 0;
 	else if (r < 0)
-		r = ctx_fail(ctx, r, "%s", what);
+		r = nl_ctx_fail(ctx, r, "%s", what);
 	else
 		r = 1;
 errout:
@@ -468,7 +450,7 @@ static int link_change(struct nl_ctx *ctx, struct rtnl_link *changes)
 
 	r = rtnl_link_build_change_request(changes, changes, 0, &msg);
 	if (r >= 0)
-		r = ctx_call(ctx, msg);
+		r = nl_ctx_call(ctx, msg);
 	nlmsg_free(msg);
 	return r;
 }
@@ -496,9 +478,9 @@ static int link_set(struct nl_ctx *ctx, int ifindex, enum link_attr attr, uint32
 		rtnl_link_set_ifalias(l, alias);
 	r = link_change(ctx, l);
 	if (r < 0 && attr == LINK_MTU)
-		r = ctx_fail(ctx, r, "link ifindex %d: set MTU %u", ifindex, mtu);
+		r = nl_ctx_fail(ctx, r, "link ifindex %d: set MTU %u", ifindex, mtu);
 	else if (r < 0)
-		r = ctx_fail(ctx, r, "link ifindex %d: %s", ifindex, what[attr]);
+		r = nl_ctx_fail(ctx, r, "link ifindex %d: %s", ifindex, what[attr]);
 	rtnl_link_put(l);
 	return r;
 }
@@ -558,7 +540,7 @@ static int bridge_create(struct nl_ctx *ctx, const char *name, uint32_t mtu)
 	rtnl_link_set_flags(l, IFF_UP);
 	r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r >= 0)
-		r = ctx_call(ctx, msg);
+		r = nl_ctx_call(ctx, msg);
 errout:
 	nlmsg_free(msg);
 	nl_addr_put(mac);
@@ -578,11 +560,11 @@ int nl_bridge_ensure(struct nl_ctx *ctx, const char *name, uint32_t mtu, int *re
 		r = link_get(ctx, name, 0, &l);
 		if (r >= 0)
 			break;
-		if (ctx_errno(ctx, r) != ENODEV || i == 3)
-			return ctx_fail(ctx, r, "bridge \"%s\"", name);
+		if (nl_ctx_errno(ctx, r) != ENODEV || i == 3)
+			return nl_ctx_fail(ctx, r, "bridge \"%s\"", name);
 		r = bridge_create(ctx, name, mtu);
-		if (r < 0 && ctx_errno(ctx, r) != EEXIST)
-			return ctx_fail(ctx, r, "create bridge \"%s\"", name);
+		if (r < 0 && nl_ctx_errno(ctx, r) != EEXIST)
+			return nl_ctx_fail(ctx, r, "create bridge \"%s\"", name);
 	}
 	if (strcmp(l.kind, "bridge"))
 		return err_set(-EEXIST, "bridge \"%s\": exists as a link of kind \"%s\"", name,
@@ -645,8 +627,8 @@ int nl_veth_create(struct nl_ctx *ctx, const struct nl_veth *v, int *ret_ifindex
 	}
 	r = rtnl_link_build_add_request(link, NLM_F_CREATE | NLM_F_EXCL, &msg);
 	if (r >= 0)
-		r = ctx_call(ctx, msg);
-	if (r < 0 && ctx_errno(ctx, r) == EEXIST) {
+		r = nl_ctx_call(ctx, msg);
+	if (r < 0 && nl_ctx_errno(ctx, r) == EEXIST) {
 		/* the kernel does not say which name is taken */
 		r = link_get(ctx, v->name, 0, &host) >= 0 ?
 			err_set(-EEXIST, "veth \"%s\": %s", v->name, strerror(EEXIST)) :
@@ -655,12 +637,12 @@ int nl_veth_create(struct nl_ctx *ctx, const struct nl_veth *v, int *ret_ifindex
 		goto errout;
 	}
 	if (r < 0) {
-		r = ctx_fail(ctx, r, "veth \"%s\" (peer \"%s\")", v->name, v->peer_name);
+		r = nl_ctx_fail(ctx, r, "veth \"%s\" (peer \"%s\")", v->name, v->peer_name);
 		goto errout;
 	}
 	r = link_get(ctx, v->name, 0, &host);
 	if (r < 0) {
-		r = ctx_fail(ctx, r, "veth \"%s\": read back", v->name);
+		r = nl_ctx_fail(ctx, r, "veth \"%s\": read back", v->name);
 		(void)link_del(ctx, v->name, 0, true);
 		goto errout;
 	}
@@ -674,501 +656,5 @@ errout:
 	nl_addr_put(mac);
 	rtnl_link_put(peer);
 	rtnl_link_put(link);
-	return r;
-}
-
-/* ---- addresses ---- */
-
-static const char *addr_str(const struct in6_addr *a, char buf[INET6_ADDRSTRLEN])
-{
-	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN) ? buf : "?";
-}
-
-void nl_address_init(struct nl_address *a, int ifindex, const struct in6_addr *addr,
-		     unsigned prefixlen)
-{
-	memset(a, 0, sizeof(*a));
-	a->ifindex = ifindex;
-	a->addr = *addr;
-	a->prefixlen = (uint8_t)prefixlen;
-	a->flags = IFA_F_NODAD;
-	a->valid_lft = NL_LIFETIME_FOREVER;
-	a->preferred_lft = NL_LIFETIME_FOREVER;
-}
-
-/* A new rtnl_addr for addr/prefixlen on ifindex, or NULL. */
-static struct rtnl_addr *addr_build(int ifindex, const struct in6_addr *addr, unsigned plen)
-{
-	struct rtnl_addr *ra = rtnl_addr_alloc();
-	struct nl_addr *local = nl_addr_build(AF_INET6, addr, sizeof(*addr));
-
-	if (!ra || !local)
-		goto errout;
-	nl_addr_set_prefixlen(local, (int)plen);
-	rtnl_addr_set_ifindex(ra, ifindex);
-	rtnl_addr_set_family(ra, AF_INET6);
-	if (rtnl_addr_set_local(ra, local) < 0)
-		goto errout;
-	rtnl_addr_set_prefixlen(ra, (int)plen);
-	nl_addr_put(local);
-	return ra;
-errout:
-	nl_addr_put(local);
-	rtnl_addr_put(ra);
-	return NULL;
-}
-
-int nl_address_add(struct nl_ctx *ctx, const struct nl_address *a)
-{
-	struct rtnl_addr *ra = NULL;
-	struct nl_msg *msg = NULL;
-	char s[INET6_ADDRSTRLEN];
-	int r;
-
-	if (a->prefixlen > 128 || a->ifindex <= 0 || a->valid_lft == 0 ||
-	    a->preferred_lft > a->valid_lft)
-		return err_set(-EINVAL,
-			       "address %s/%u on ifindex %d: invalid (prefix length 0..128, "
-			       "valid lifetime %u > 0, preferred %u <= valid)",
-			       addr_str(&a->addr, s), a->prefixlen, a->ifindex, a->valid_lft,
-			       a->preferred_lft);
-	ra = addr_build(a->ifindex, &a->addr, a->prefixlen);
-	if (!ra) {
-		r = err_set(-ENOMEM, "address %s: %s", addr_str(&a->addr, s), strerror(ENOMEM));
-		goto errout;
-	}
-	rtnl_addr_set_flags(ra, a->flags);
-	rtnl_addr_set_valid_lifetime(ra, a->valid_lft);
-	rtnl_addr_set_preferred_lifetime(ra, a->preferred_lft);
-	r = rtnl_addr_build_add_request(ra, NLM_F_REPLACE, &msg);
-	if (r >= 0)
-		r = ctx_call(ctx, msg);
-	if (r < 0)
-		r = ctx_fail(ctx, r, "address %s/%u on ifindex %d", addr_str(&a->addr, s),
-			     a->prefixlen, a->ifindex);
-errout:
-	nlmsg_free(msg);
-	rtnl_addr_put(ra);
-	return r;
-}
-
-int nl_address_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
-		   unsigned prefixlen)
-{
-	struct rtnl_addr *ra = NULL;
-	struct nl_msg *msg = NULL;
-	char s[INET6_ADDRSTRLEN];
-	int r, e;
-
-	if (prefixlen > 128 || ifindex <= 0)
-		return err_set(-EINVAL, "address %s/%u on ifindex %d: invalid",
-			       addr_str(addr, s), prefixlen, ifindex);
-	ra = addr_build(ifindex, addr, prefixlen);
-	if (!ra) {
-		r = err_set(-ENOMEM, "address %s: %s", addr_str(addr, s), strerror(ENOMEM));
-		goto errout;
-	}
-	r = rtnl_addr_build_delete_request(ra, 0, &msg);
-	if (r >= 0)
-		r = ctx_call(ctx, msg);
-	e = r < 0 ? ctx_errno(ctx, r) : 0;
-	if (e == EADDRNOTAVAIL || e == ENODEV)
-		r = 0;
-	else if (r < 0)
-		r = ctx_fail(ctx, r, "delete address %s/%u on ifindex %d", addr_str(addr, s),
-			     prefixlen, ifindex);
-	else
-		r = 1;
-errout:
-	nlmsg_free(msg);
-	rtnl_addr_put(ra);
-	return r;
-}
-
-int nl_address_list(struct nl_ctx *ctx, int ifindex, struct nl_address **ret)
-{
-	struct nl_cache *cache = NULL;
-	struct nl_address *out = NULL;
-	struct nl_object *o;
-	int r, n = 0;
-
-	for (int i = 0; i < DUMP_TRIES; i++) {
-		ctx_reset(ctx);
-		r = rtnl_addr_alloc_cache(ctx->sk, &cache);
-		if (r != -NLE_DUMP_INTR)
-			break;
-	}
-	if (r < 0) {
-		r = ctx_fail(ctx, r, "list addresses of ifindex %d", ifindex);
-		goto errout;
-	}
-	if (nl_cache_nitems(cache) > 0) {
-		out = calloc((size_t)nl_cache_nitems(cache), sizeof(*out));
-		if (!out) {
-			r = err_set(-ENOMEM, "list addresses: %s", strerror(ENOMEM));
-			goto errout;
-		}
-	}
-	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *ra = (struct rtnl_addr *)o;
-		struct nl_addr *local = rtnl_addr_get_local(ra);
-		struct nl_address *a = &out[n];
-
-		if (rtnl_addr_get_family(ra) != AF_INET6 || !local ||
-		    nl_addr_get_len(local) != sizeof(a->addr) ||
-		    (ifindex && rtnl_addr_get_ifindex(ra) != ifindex))
-			continue;
-		a->ifindex = rtnl_addr_get_ifindex(ra);
-		memcpy(&a->addr, nl_addr_get_binary_addr(local), sizeof(a->addr));
-		a->prefixlen = (uint8_t)rtnl_addr_get_prefixlen(ra);
-		a->flags = rtnl_addr_get_flags(ra);
-		a->valid_lft = rtnl_addr_get_valid_lifetime(ra);
-		a->preferred_lft = rtnl_addr_get_preferred_lifetime(ra);
-		a->scope = (uint8_t)rtnl_addr_get_scope(ra);
-		n++;
-	}
-	if (n == 0) {
-		free(out);
-		out = NULL;
-	}
-	*ret = out;
-	out = NULL;
-	r = n;
-errout:
-	free(out);
-	nl_cache_free(cache);
-	return r;
-}
-
-/* ---- routes ---- */
-
-static bool addr_is_zero(const struct in6_addr *a)
-{
-	return IN6_IS_ADDR_UNSPECIFIED(a);
-}
-
-static char *route_str(const struct nl_route *r, char *buf, size_t size)
-{
-	char d[INET6_ADDRSTRLEN], g[INET6_ADDRSTRLEN];
-	int n = snprintf(buf, size, "route %s/%u", addr_str(&r->dst.addr, d), r->dst.len);
-
-	if (!addr_is_zero(&r->gateway) && n > 0 && (size_t)n < size)
-		n += snprintf(buf + n, size - (size_t)n, " via %s", addr_str(&r->gateway, g));
-	if (r->oif && n > 0 && (size_t)n < size)
-		n += snprintf(buf + n, size - (size_t)n, " oif %d", r->oif);
-	if (r->metric && n > 0 && (size_t)n < size)
-		(void)snprintf(buf + n, size - (size_t)n, " metric %u", r->metric);
-	return buf;
-}
-
-/* A new rtnl_route for r, or NULL. */
-static struct rtnl_route *route_build(const struct nl_route *r)
-{
-	struct rtnl_route *route = rtnl_route_alloc();
-	struct rtnl_nexthop *nh = NULL;
-	struct nl_addr *dst = nl_addr_build(AF_INET6, &r->dst.addr, sizeof(r->dst.addr));
-	struct nl_addr *gw = NULL;
-
-	if (!route || !dst)
-		goto errout;
-	nl_addr_set_prefixlen(dst, r->dst.len);
-	rtnl_route_set_family(route, AF_INET6);
-	rtnl_route_set_table(route, RT_TABLE_MAIN);
-	rtnl_route_set_type(route, RTN_UNICAST);
-	if (rtnl_route_set_dst(route, dst) < 0)
-		goto errout;
-	if (r->metric)
-		rtnl_route_set_priority(route, r->metric);
-	if (r->oif || !addr_is_zero(&r->gateway)) {
-		nh = rtnl_route_nh_alloc();
-		if (!nh)
-			goto errout;
-		if (r->oif)
-			rtnl_route_nh_set_ifindex(nh, r->oif);
-		if (!addr_is_zero(&r->gateway)) {
-			gw = nl_addr_build(AF_INET6, &r->gateway, sizeof(r->gateway));
-			if (!gw)
-				goto errout;
-			rtnl_route_nh_set_gateway(nh, gw);
-		}
-		rtnl_route_add_nexthop(route, nh);
-		nh = NULL;
-	}
-	nl_addr_put(gw);
-	nl_addr_put(dst);
-	return route;
-errout:
-	nl_addr_put(gw);
-	nl_addr_put(dst);
-	if (nh)
-		rtnl_route_nh_free(nh);
-	rtnl_route_put(route);
-	return NULL;
-}
-
-static int route_check(const struct nl_route *r)
-{
-	char s[160];
-
-	if (r->dst.len > 128)
-		return err_set(-EINVAL, "%s: prefix length above 128", route_str(r, s, sizeof(s)));
-	if (IN6_IS_ADDR_LINKLOCAL(&r->gateway) && !r->oif)
-		return err_set(-EINVAL, "%s: a link-local gateway needs an output interface",
-			       route_str(r, s, sizeof(s)));
-	return 0;
-}
-
-static int route_add(struct nl_ctx *ctx, const struct nl_route *r, int flags)
-{
-	struct rtnl_route *route = NULL;
-	struct nl_msg *msg = NULL;
-	char s[160];
-	int ret = route_check(r);
-
-	if (ret < 0)
-		return ret;
-	route = route_build(r);
-	if (!route) {
-		ret = err_set(-ENOMEM, "%s: %s", route_str(r, s, sizeof(s)), strerror(ENOMEM));
-		goto errout;
-	}
-	ret = rtnl_route_build_add_request(route, flags, &msg);
-	if (ret >= 0)
-		ret = ctx_call(ctx, msg);
-	if (ret < 0)
-		ret = ctx_fail(ctx, ret, "%s", route_str(r, s, sizeof(s)));
-errout:
-	nlmsg_free(msg);
-	rtnl_route_put(route);
-	return ret;
-}
-
-int nl_route_add(struct nl_ctx *ctx, const struct nl_route *r)
-{
-	/* EXCL: without it IPv6 appends a second nexthop to an existing route */
-	return route_add(ctx, r, NLM_F_EXCL);
-}
-
-int nl_route_replace(struct nl_ctx *ctx, const struct nl_route *r)
-{
-	return route_add(ctx, r, NLM_F_REPLACE);
-}
-
-int nl_route_del(struct nl_ctx *ctx, const struct nl_route *r)
-{
-	struct rtnl_route *route = NULL;
-	struct nl_msg *msg = NULL;
-	char s[160];
-	int ret = route_check(r), e;
-
-	if (ret < 0)
-		return ret;
-	route = route_build(r);
-	if (!route) {
-		ret = err_set(-ENOMEM, "%s: %s", route_str(r, s, sizeof(s)), strerror(ENOMEM));
-		goto errout;
-	}
-	/* libnl defaults to RTPROT_STATIC, which the kernel would match; 0 matches any */
-	rtnl_route_set_protocol(route, RTPROT_UNSPEC);
-	ret = rtnl_route_build_del_request(route, 0, &msg);
-	if (ret >= 0)
-		ret = ctx_call(ctx, msg);
-	e = ret < 0 ? ctx_errno(ctx, ret) : 0;
-	if (e == ESRCH || e == ENODEV)
-		ret = 0;
-	else if (ret < 0)
-		ret = ctx_fail(ctx, ret, "delete %s", route_str(r, s, sizeof(s)));
-	else
-		ret = 1;
-errout:
-	nlmsg_free(msg);
-	rtnl_route_put(route);
-	return ret;
-}
-
-int nl_route_list(struct nl_ctx *ctx, int oif, struct nl_route **ret)
-{
-	struct nl_cache *cache = NULL;
-	struct nl_route *out = NULL;
-	struct nl_object *o;
-	size_t n = 0, cap = 0;
-	int r;
-
-	for (int i = 0; i < DUMP_TRIES; i++) {
-		ctx_reset(ctx);
-		r = rtnl_route_alloc_cache(ctx->sk, AF_INET6, 0, &cache);
-		if (r != -NLE_DUMP_INTR)
-			break;
-	}
-	if (r < 0) {
-		r = ctx_fail(ctx, r, "list routes");
-		goto errout;
-	}
-	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_route *route = (struct rtnl_route *)o;
-		struct nl_addr *dst = rtnl_route_get_dst(route);
-		int nnh = rtnl_route_get_nnexthops(route);
-
-		if (rtnl_route_get_family(route) != AF_INET6 ||
-		    rtnl_route_get_table(route) != RT_TABLE_MAIN ||
-		    rtnl_route_get_type(route) != RTN_UNICAST || !dst)
-			continue;
-		for (int i = 0; i < nnh; i++) {
-			struct rtnl_nexthop *nh = rtnl_route_nexthop_n(route, i);
-			struct nl_addr *gw = rtnl_route_nh_get_gateway(nh);
-			struct nl_route *e;
-
-			if (oif && rtnl_route_nh_get_ifindex(nh) != oif)
-				continue;
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				struct nl_route *p = reallocarray(out, ncap, sizeof(*out));
-
-				if (!p) {
-					r = err_set(-ENOMEM, "list routes: %s", strerror(ENOMEM));
-					goto errout;
-				}
-				out = p;
-				cap = ncap;
-			}
-			e = &out[n++];
-			memset(e, 0, sizeof(*e));
-			if (nl_addr_get_len(dst) == sizeof(e->dst.addr))
-				memcpy(&e->dst.addr, nl_addr_get_binary_addr(dst),
-				       sizeof(e->dst.addr));
-			e->dst.len = (uint8_t)nl_addr_get_prefixlen(dst);
-			if (gw && nl_addr_get_len(gw) == sizeof(e->gateway))
-				memcpy(&e->gateway, nl_addr_get_binary_addr(gw), sizeof(e->gateway));
-			e->oif = rtnl_route_nh_get_ifindex(nh);
-			e->metric = rtnl_route_get_priority(route);
-		}
-	}
-	*ret = out;
-	out = NULL;
-	r = (int)n;
-errout:
-	free(out);
-	nl_cache_free(cache);
-	return r;
-}
-
-int nl_route_exists(struct nl_ctx *ctx, const struct nl_route *r)
-{
-	struct nl_route *routes = NULL;
-	int n = nl_route_list(ctx, r->oif, &routes), found = 0;
-
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n && !found; i++) {
-		const struct nl_route *e = &routes[i];
-
-		found = e->dst.len == r->dst.len &&
-			!memcmp(&e->dst.addr, &r->dst.addr, sizeof(e->dst.addr)) &&
-			(addr_is_zero(&r->gateway) ||
-			 !memcmp(&e->gateway, &r->gateway, sizeof(e->gateway))) &&
-			(!r->metric || e->metric == r->metric);
-	}
-	free(routes);
-	return found;
-}
-
-/* ---- proxy NDP ---- */
-
-static int proxy_request(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
-			 bool add)
-{
-	struct rtnl_neigh *neigh = rtnl_neigh_alloc();
-	struct nl_addr *dst = nl_addr_build(AF_INET6, addr, sizeof(*addr));
-	struct nl_msg *msg = NULL;
-	char s[INET6_ADDRSTRLEN];
-	int r, e;
-
-	if (!neigh || !dst) {
-		r = err_set(-ENOMEM, "proxy %s: %s", addr_str(addr, s), strerror(ENOMEM));
-		goto errout;
-	}
-	rtnl_neigh_set_ifindex(neigh, ifindex);
-	rtnl_neigh_set_dst(neigh, dst);
-	rtnl_neigh_set_flags(neigh, NTF_PROXY);
-	rtnl_neigh_set_state(neigh, NUD_PERMANENT);
-	r = add ? rtnl_neigh_build_add_request(neigh, NLM_F_CREATE | NLM_F_REPLACE, &msg) :
-		  rtnl_neigh_build_delete_request(neigh, 0, &msg);
-	if (r >= 0)
-		r = ctx_call(ctx, msg);
-	e = r < 0 ? ctx_errno(ctx, r) : 0;
-	if (!add && (e == ENOENT || e == ENODEV))
-		r = 0;
-	else if (r < 0)
-		r = ctx_fail(ctx, r, "%s proxy NDP entry %s on ifindex %d", add ? "add" : "delete",
-			     addr_str(addr, s), ifindex);
-	else
-		r = add ? 0 : 1;
-errout:
-	nlmsg_free(msg);
-	nl_addr_put(dst);
-	rtnl_neigh_put(neigh);
-	return r;
-}
-
-int nl_neigh_proxy_add(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr)
-{
-	return proxy_request(ctx, ifindex, addr, true);
-}
-
-int nl_neigh_proxy_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr)
-{
-	return proxy_request(ctx, ifindex, addr, false);
-}
-
-struct proxy_find {
-	int ifindex;
-	const struct in6_addr *addr;
-	bool found;
-};
-
-static int proxy_match(struct nl_msg *msg, void *arg)
-{
-	struct proxy_find *f = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct nlattr *tb[NDA_MAX + 1];
-	const struct ndmsg *ndm;
-
-	if (h->nlmsg_type != RTM_NEWNEIGH || nlmsg_parse(h, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
-		return NL_OK;
-	ndm = nlmsg_data(h);
-	if (ndm->ndm_family == AF_INET6 && (ndm->ndm_flags & NTF_PROXY) &&
-	    ndm->ndm_ifindex == f->ifindex && tb[NDA_DST] &&
-	    nla_len(tb[NDA_DST]) == (int)sizeof(*f->addr) &&
-	    !memcmp(nla_data(tb[NDA_DST]), f->addr, sizeof(*f->addr)))
-		f->found = true;
-	return NL_OK;
-}
-
-int nl_neigh_proxy_exists(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr)
-{
-	/* libnl's neighbour cache leaves proxy entries out: dump them with NTF_PROXY */
-	struct ndmsg ndm = { .ndm_family = AF_INET6, .ndm_flags = NTF_PROXY };
-	struct proxy_find f = { .ifindex = ifindex, .addr = addr };
-	struct nl_msg *msg = NULL;
-	char s[INET6_ADDRSTRLEN];
-	int r = -NLE_DUMP_INTR;
-
-	for (int i = 0; i < DUMP_TRIES && r == -NLE_DUMP_INTR; i++) {
-		nlmsg_free(msg);
-		f.found = false;
-		msg = nlmsg_alloc_simple(RTM_GETNEIGH, NLM_F_DUMP);
-		if (!msg) {
-			r = -NLE_NOMEM;
-			break;
-		}
-		r = nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO);
-		if (r >= 0)
-			r = ctx_dump(ctx, msg, proxy_match, &f);
-	}
-	if (r < 0)
-		r = ctx_fail(ctx, r, "proxy NDP entry %s on ifindex %d", addr_str(addr, s), ifindex);
-	else
-		r = f.found;
-	nlmsg_free(msg);
 	return r;
 }

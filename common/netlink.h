@@ -133,6 +133,10 @@ struct nl_route {
 	int oif;			/* output ifindex; 0: none (required with a link-local
 					 * gateway) */
 	uint32_t metric;		/* 0: the kernel's default, 1024 */
+	uint32_t expires;		/* add/replace: seconds until the kernel drops it
+					 * (RTA_EXPIRES, IPv6 only; its garbage collector
+					 * removes it within net.ipv6.route.gc_interval after,
+					 * lookups skip it at once); 0: never */
 };
 
 /* -EEXIST when a route to dst with that metric exists. The output link must be up

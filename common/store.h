@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "addrgen.h"
+#include "pdenv.h"
 #include "prefix.h"
 
 #define STORE_NAME_MAX 128	/* network names */
@@ -23,7 +24,7 @@
 #define STORE_HOSTNAME_MAX 256
 #define STORE_MAC_MAX 18
 #define STORE_DB_FILE "leases.db"
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #define STORE_DEFAULT_SLICE_LEN 64
 #define STORE_DEFAULT_MAX_LEASES 4096
@@ -95,6 +96,8 @@ struct lease {
 	int64_t expires;		/* 0: never (active or pinned) */
 };
 
+struct store_attach;
+
 /* Who asks for a lease. Strings are borrowed; NULL or "" where unknown. */
 struct lease_request {
 	const char *key;
@@ -105,6 +108,8 @@ struct lease_request {
 	const char *mac;
 	const struct in6_addr *want;	/* a fixed address (IP=, the ips capability), or NULL */
 	bool reserve_only;		/* v6pdctl lease reserve: pinned, not active */
+	const struct store_attach *attach; /* how the workload is attached (renumbering reads
+					    * it back); NULL: the record stays as it is */
 };
 
 /* Opens (creating state_dir mode 0700 and the database mode 0600 when missing) and
@@ -235,3 +240,82 @@ int store_dns_list(struct store *s, const char *network, const char *key, const 
  * (name NULL). A new array. */
 int store_dns_find(struct store *s, const char *backend, const char *target, const char *name,
 		   const struct in6_addr *addr, struct store_dns_record **ret, size_t *ret_n);
+
+/* ---- attachments and renumbering (store_sqlite_renum.c; used by renumber.h) ---- */
+
+enum store_attach_mode {
+	STORE_ATTACH_UNKNOWN,		/* a lease from before schema 3 */
+	STORE_ATTACH_BRIDGE,		/* CNI bridge mode: a veth, its host end on bridge `link` */
+	STORE_ATTACH_ROUTED,		/* CNI routed mode: the address routed to host end `link` */
+	STORE_ATTACH_IPAM,		/* CNI IPAM role: the calling plugin made the links */
+	STORE_ATTACH_VM_BRIDGE,		/* a libvirt guest on the v6pd bridge `link` */
+	STORE_ATTACH_VM_TAP,		/* a libvirt guest behind the routed tap `link` */
+	STORE_ATTACH_VM_NETWORK,	/* a libvirt guest on the libvirt network `link` */
+};
+
+const char *store_attach_mode_to_string(enum store_attach_mode m);
+
+/* How a lease's workload is attached, written with the lease (lease_request.attach): what a
+ * renumbering changes. The record goes when the lease is deleted. */
+struct store_attach {
+	enum store_attach_mode mode;
+	char link[STORE_NAME_MAX];	/* per mode; "" when none */
+	char uplink[STORE_IFNAME_MAX];	/* routed: the ndpProxy uplink; "" when none */
+	uint8_t plen;			/* the workload's prefix length; 0: unknown */
+	int64_t grace;			/* renumberGrace in seconds; -1: the host's default */
+};
+
+/* One lease a renumbering has yet to move: its live attachment still carries the host prefix
+ * `from` (written at ADD, or adopted from the previous prefix for leases from before schema
+ * 3 when the prefix changes); lease.addr is already at the current prefix. */
+struct store_renumber_item {
+	struct lease lease;
+	struct store_attach attach;
+	struct prefix from;
+};
+
+/* The leases a renumbering has yet to move, in (network, key) order. A new array. */
+int store_renumber_pending(struct store *s, struct store_renumber_item **ret, size_t *ret_n);
+
+enum store_drain_kind {
+	STORE_DRAIN_ADDRESS,		/* a workload's old address, deprecated (the kernel times it) */
+	STORE_DRAIN_GATEWAY,		/* a slice's old ::1 on a host link, deprecated (likewise) */
+	STORE_DRAIN_ROUTE,		/* an old host route, RTA_EXPIRES set; removed when due */
+	STORE_DRAIN_PROXY,		/* an old proxy NDP entry on an uplink; removed when due */
+};
+
+const char *store_drain_kind_to_string(enum store_drain_kind k);
+
+/* Something a renumbering left to drain until `until`. Keyed by (kind, netns, link, what). */
+struct store_drain {
+	enum store_drain_kind kind;
+	char netns[STORE_NETNS_MAX];	/* "": the host's */
+	char link[STORE_IFNAME_MAX];
+	struct prefix what;		/* the address (with its prefix length), route or entry */
+	struct prefix origin;		/* the host prefix it came from */
+	int64_t until;
+};
+
+/* One renumbering's outcome, in one transaction: each done item now carries `to` (unless a
+ * concurrent ADD already moved it), each drain in add is recorded (an existing one keeps its
+ * time), each in cancel (an object that is live again) forgotten. */
+struct store_renumber_batch {
+	const struct store_renumber_item *done;
+	size_t n_done;
+	const struct store_drain *add;
+	size_t n_add;
+	const struct store_drain *cancel;
+	size_t n_cancel;
+};
+
+int store_renumber_commit(struct store *s, const struct prefix *to,
+			  const struct store_renumber_batch *b);
+
+/* Every recorded drain, soonest first (a new array); forgets one. */
+int store_drain_list(struct store *s, struct store_drain **ret, size_t *ret_n);
+int store_drain_forget(struct store *s, const struct store_drain *d);
+
+/* The delegated prefixes the DHCPv6 client's hook reported so far (pdenv.h): load gives a new
+ * array, save replaces them all. */
+int store_pd_load(struct store *s, struct pdenv_known **ret, size_t *ret_n);
+int store_pd_save(struct store *s, const struct pdenv_known *k, size_t n);

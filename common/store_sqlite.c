@@ -74,6 +74,26 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  PRIMARY KEY (network, key, backend, name, address)) STRICT, WITHOUT ROWID;"
 	"CREATE INDEX dns_records_name ON dns_records (backend, target, name);"
 	"CREATE INDEX dns_records_address ON dns_records (backend, target, address);",
+	/* v3: renumbering (store_sqlite_renum.c). How each lease's workload is attached and
+	 * which host prefix its live attachment carries (applied, '' for networks with a prefix
+	 * of their own): a renumbering moves the leases whose applied prefix is not the
+	 * current one, so one that crashed half-way is finished by the next run. What it left
+	 * to drain, and the delegated prefixes DHCPv6 clients reported. */
+	"CREATE TABLE attachments ("
+	"  network TEXT NOT NULL, key TEXT NOT NULL,"
+	"  mode TEXT NOT NULL, link TEXT NOT NULL, uplink TEXT NOT NULL,"
+	"  plen INTEGER NOT NULL, grace INTEGER NOT NULL, applied TEXT NOT NULL,"
+	"  PRIMARY KEY (network, key)) STRICT, WITHOUT ROWID;"
+	"CREATE TRIGGER leases_attachment_delete AFTER DELETE ON leases BEGIN"
+	"  DELETE FROM attachments WHERE network = OLD.network AND key = OLD.key; END;"
+	"CREATE TABLE drains ("
+	"  kind TEXT NOT NULL, netns TEXT NOT NULL, link TEXT NOT NULL, what TEXT NOT NULL,"
+	"  origin TEXT NOT NULL, until INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, netns, link, what)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE pd_prefixes ("
+	"  interface TEXT NOT NULL, prefix TEXT NOT NULL,"
+	"  valid_until INTEGER NOT NULL, preferred_until INTEGER NOT NULL,"
+	"  PRIMARY KEY (interface, prefix)) STRICT, WITHOUT ROWID;",
 };
 
 static const char *const stmt_sql[SQ_MAX] = {
@@ -427,6 +447,24 @@ static int set_wal(struct store *s)
 	}
 }
 
+/* Every v6pd process opens the store, makes one or two transactions and exits. With no
+ * connection left open, the next opener rebuilds the WAL index by reading the whole WAL, and
+ * that rebuilt index counts no frame as checkpointed, so SQLite's own (passive)
+ * auto-checkpoint never gets to restart the WAL: it would grow without bound and every call
+ * would read and re-copy all of it. So once the WAL holds WAL_TRUNCATE_FRAMES frames a commit
+ * checkpoints it into leases.db and truncates it: one checkpoint (and its fsyncs) every few
+ * dozen calls, and a WAL of at most that size to read on open. Replaces the auto-checkpoint. */
+#define WAL_TRUNCATE_FRAMES 128
+
+static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	(void)ctx;
+	if (frames >= WAL_TRUNCATE_FRAMES)
+		/* SQLITE_BUSY (a reader holds an old snapshot) only defers it to a later commit. */
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 static int sq_connect(struct store *s, bool exclusive)
 {
 	int rc = sqlite3_open_v2(s->path, &s->db,
@@ -438,12 +476,13 @@ static int sq_connect(struct store *s, bool exclusive)
 	(void)sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
 	/* The last connection to close would checkpoint (two fdatasyncs) and delete the WAL,
 	 * and the next opener recreate it (two more): every short-lived caller (the CNI
-	 * plugin, v6pdctl) paid four syncs. Leave the WAL to the automatic checkpoint every
-	 * 1000 pages instead. Durability is what synchronous=NORMAL promises either way: a
+	 * plugin, v6pdctl) paid four syncs. Leave the WAL to wal_hook() instead, which
+	 * checkpoints and truncates it every WAL_TRUNCATE_FRAMES frames. Durability is what synchronous=NORMAL promises either way: a
 	 * crash of the process loses nothing committed, a power loss may roll back the
 	 * newest transactions. leases.db-wal and -shm now stay between calls: a backup copies
 	 * all three files or uses sqlite3 .backup. */
 	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	(void)sqlite3_wal_hook(s->db, wal_hook, NULL);
 	return exclusive ? exec_sql(s, "PRAGMA locking_mode = EXCLUSIVE", "setting up") : 0;
 }
 
@@ -700,8 +739,9 @@ int store_prefix_set(struct store *s, const struct prefix *p, int64_t now, bool 
 	if ((r = meta_put(s, "prefix", prefix_to_string(p, buf, sizeof(buf)))) < 0 ||
 	    (r = meta_put(s, "prefix_since", since)) < 0)
 		goto out;
-	if (had_old)
-		r = meta_put(s, "prefix_previous", prefix_to_string(&old, buf, sizeof(buf)));
+	if (had_old && (r = meta_put(s, "prefix_previous",
+				     prefix_to_string(&old, buf, sizeof(buf)))) == 0)
+		r = sq_attach_adopt(s, buf);
 out:
 	r = sq_end(s, r);
 	if (r < 0)

@@ -80,3 +80,12 @@ int sq_slice_claim(struct store *s, const char *base_text, const struct prefix *
  * slices (nor a perContainerSlice network's slice length) too long for it, none of their
  * slices overlapping a slice claimed from a network's own prefix. -EINVAL naming both. */
 int sq_host_prefix_check(struct store *s, const struct prefix *p);
+
+/* Leases of host-prefix networks without an attachment record (from before schema 3) get one
+ * of unknown mode carrying old_text, the previous host prefix: a renumbering then moves them
+ * too (store_sqlite_renum.c). */
+int sq_attach_adopt(struct store *s, const char *old_text);
+/* Writes the attachment record of the lease (network, key) in the current transaction;
+ * base: the host prefix it carries, NULL for a network with a prefix of its own. */
+int sq_attach_put(struct store *s, const char *network, const char *key,
+		  const struct store_attach *a, const struct prefix *base);

@@ -362,6 +362,8 @@ int store_lease_acquire(struct store *s, const struct store_network *cfg,
 		r = acquire_new(s, &n, req, now, &l);
 	if (r == 0)
 		r = lease_fill_address(s, &l, &n);
+	if (r == 0 && req->attach)
+		r = sq_attach_put(s, n.name, req->key, req->attach, n.has_prefix ? NULL : &n.base);
 out:
 	r = sq_end(s, r);
 	if (r == 0)

@@ -173,17 +173,43 @@ static int find_predecessor(struct hook *h, const struct work *w, const char *uu
 	return found;
 }
 
+/* How the guest is attached, recorded with its lease for a renumbering (renumber.h). */
+static void attach_record(const struct work *w, struct store_attach *a)
+{
+	const struct net_config *c = &w->e->cfg;
+
+	memset(a, 0, sizeof(*a));
+	a->grace = c->renumber_grace;
+	a->plen = (uint8_t)c->net.slice_len;
+	if (w->e->match == VMCONF_MATCH_NETWORK) {
+		a->mode = STORE_ATTACH_VM_NETWORK;
+		(void)snprintf(a->link, sizeof(a->link), "%s", w->e->pattern);
+	} else if (w->e->match == VMCONF_MATCH_BRIDGE) {
+		a->mode = STORE_ATTACH_VM_BRIDGE;
+		(void)snprintf(a->link, sizeof(a->link), "%s", c->bridge);
+	} else {
+		a->mode = STORE_ATTACH_VM_TAP;
+		(void)snprintf(a->link, sizeof(a->link), "%s", w->tap ? w->tap : "");
+		(void)snprintf(a->uplink, sizeof(a->uplink), "%s", c->ndp_proxy);
+		if (!c->net.per_container_slice)
+			a->plen = 128;
+	}
+}
+
 static int lease_take(struct hook *h, struct work *w, const char *uuid, const char *name)
 {
+	struct store_attach at;
 	struct lease_request req = {
 		.key = w->key,
 		.container_id = uuid[0] ? uuid : name,
 		.ifname = w->ifname,
 		.hostname = name,
 		.mac = w->mac,
+		.attach = &at,
 	};
 	int r;
 
+	attach_record(w, &at);
 	if ((r = open_store(h)) < 0)
 		return r;
 	r = store_lease_get(h->store, net_of(w), w->key, &w->prev);

@@ -2,21 +2,31 @@
  * into v6pdctl only; the hook never calls back into libvirt).
  *
  * A libvirt-managed network (a {"network": NAME} entry of the hook's config) gets its guests'
- * addresses from libvirt's own dnsmasq: the network carries the v6pd slice's ::1 with a
- * DHCPv6 range, and dnsmasq passthrough options make that dnsmasq read v6pd's reservations
- * (one file per MAC that the hook writes at prepare / port-created) and serve nobody else:
+ * addresses from libvirt's own dnsmasq. The network carries the v6pd slice's ::1 with a
+ * DHCPv6 range, which makes libvirt run stateful DHCPv6 (RA with the M flag, no A flag: the
+ * reserved address is the guest's only global one), and dnsmasq passthrough options:
  *
- *   dhcp-hostsdir=STATE/dhcp-hosts/NET   the reservations; new files are read at once
- *   dhcp-ignore=tag:dhcpv6,tag:!known    DHCPv6 only for reserved MACs (the range is never
- *                                        handed out, so no address outside the store);
- *                                        DHCPv4 on the same network is left alone
- *   ra-param=*,10,600                    RA every 10 s with a router lifetime of 600 s, so the
- *                                        guests' default route is the bridge (on an isolated
- *                                        network libvirt writes ra-param=*,0,0: lifetime 0,
- *                                        no default route; kept there, see below)
+ *   dhcp-hostsdir=STATE/dhcp-hosts/NET   v6pd's reservations (one file per MAC, written by
+ *                                        the hook at prepare / port-created; new files are
+ *                                        read at once)
+ *   dhcp-ignore=tag:dhcpv6,tag:!known    DHCPv6 for reserved MACs only (DHCPv4 on the same
+ *                                        network is left alone)
+ *   dhcp-lease-max=N                     maxLeases + the IPv4 ranges' size (see below)
+ *   ra-param=*,10,600                    RA every 10 s with a router lifetime of 600 s
  *
- * The RA has the M flag and no A flag (libvirt's dnsmasq does stateful DHCPv6 when the IPv6
- * <ip> has a range): the guest's only global address is the reserved one.
+ * The range is the slice's ::1 alone: the bridge's own address, which dnsmasq never hands
+ * out. So a guest gets its reserved address or none, never a dynamic one, also when its
+ * reservation is held by another client's unexpired lease (measured: with a wider range a
+ * redefined domain, whose DUID is new, got a range address). libvirt derives dhcp-lease-max
+ * from the ranges' size, and dnsmasq counts reserved leases against it: the passthrough
+ * option, written after libvirt's, sets it back.
+ *
+ * The router lifetime, measured here with the test guest (libvirt 9.0, dnsmasq 2.90): a
+ * route (or nat, open) network's RA gives the guests a default route via the bridge's
+ * link-local address; an isolated one (no <forward>) does not, because libvirt writes
+ * ra-param=*,0,0 (router lifetime 0) for it. An isolated network keeps that (the host
+ * forwards nothing for it); on the others ra-param=*,10,600 makes the advertisements as
+ * frequent as v6pd's own dnsmasq's (a new prefix reaches the guests within 10 s).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,7 +47,6 @@
 #include "vmconf.h"
 
 #define LEASE_SECONDS 3600	/* as v6pd's own dnsmasq (DNSMASQ_LEASE_TIME) */
-#define RANGE_MAX 65535		/* libvirt writes dhcp-lease-max from the range's size */
 #define RA_ROUTED "ra-param=*,10,600"
 #define IGNORE_UNKNOWN "dhcp-ignore=tag:dhcpv6,tag:!known"
 
@@ -79,6 +88,7 @@ struct define {
 	char gw[INET6_ADDRSTRLEN], start[INET6_ADDRSTRLEN], end[INET6_ADDRSTRLEN];
 	char slice[PREFIX_STRLEN];
 	char hosts_dir[PATH_MAX], hosts_opt[PATH_MAX + 32], hosts_suffix[STORE_NAME_MAX + 16];
+	char lease_max_opt[64];
 	struct netxml_want want;
 	const char *action;		/* created, updated, unchanged */
 	struct netxml_info edit;	/* what the edit found and removed */
@@ -86,29 +96,16 @@ struct define {
 	bool active, autostart, restarted, restart_needed, started;
 };
 
-/* The slice's ::1 and the DHCPv6 range ::2 .. ::(1 + n), n = the network's maxLeases (at
- * most RANGE_MAX), below the reserved top IIDs of a slice longer than /64. The range's
- * addresses are never handed out (dhcp-ignore): it makes libvirt run stateful DHCPv6, and its
- * size becomes dnsmasq's dhcp-lease-max, which counts reserved leases too. */
+/* The slice's ::1, which is also the whole DHCPv6 range (see the top). */
 static void plan(struct define *d)
 {
-	const struct prefix *s = &d->info.slice;
-	unsigned hb = 128 - s->len;
-	uint64_t n = d->info.max_leases ? d->info.max_leases : 1, room;
 	struct in6_addr a;
 
-	room = hb >= 64 ? UINT64_MAX : (UINT64_C(1) << hb) - 128 - 2;
-	if (n > RANGE_MAX)
-		n = RANGE_MAX;
-	if (n > room)
-		n = room;
-	prefix_addr_with_host(s, ADDRGEN_GATEWAY_IID, &a);
+	prefix_addr_with_host(&d->info.slice, ADDRGEN_GATEWAY_IID, &a);
 	(void)prefix_addr_to_string(&a, d->gw, sizeof(d->gw));
-	prefix_addr_with_host(s, 2, &a);
-	(void)prefix_addr_to_string(&a, d->start, sizeof(d->start));
-	prefix_addr_with_host(s, 1 + n, &a);
-	(void)prefix_addr_to_string(&a, d->end, sizeof(d->end));
-	(void)prefix_to_string(s, d->slice, sizeof(d->slice));
+	(void)snprintf(d->start, sizeof(d->start), "%s", d->gw);
+	(void)snprintf(d->end, sizeof(d->end), "%s", d->gw);
+	(void)prefix_to_string(&d->info.slice, d->slice, sizeof(d->slice));
 }
 
 static int prepare(struct ctl *c, struct define *d, const char *name)
@@ -157,15 +154,19 @@ static int prepare(struct ctl *c, struct define *d, const char *name)
 	return 0;
 }
 
-/* The wanted options depend on the network: a router lifetime only where libvirt forwards. */
+/* The wanted options depend on the network: its IPv4 ranges, whether libvirt forwards. */
 static void want_for(struct define *d, const char *xml)
 {
-	struct netxml_info i;
+	struct netxml_info i = { 0 };
 
+	if (netxml_inspect(xml, &d->want, &i) < 0)
+		err_clear();	/* netxml_edit() says what is wrong */
+	(void)snprintf(d->lease_max_opt, sizeof(d->lease_max_opt), "dhcp-lease-max=%lu",
+		       (unsigned long)d->info.max_leases + i.ipv4_range_size);
 	d->want.n_options = 2;
-	if (netxml_inspect(xml, &d->want, &i) == 0 && i.forward[0])
+	d->want.options[d->want.n_options++] = d->lease_max_opt;
+	if (i.forward[0])
 		d->want.options[d->want.n_options++] = RA_ROUTED;
-	err_clear();
 }
 
 /* The network's XML as defined (not as running), or a new one. */
@@ -315,9 +316,8 @@ static void print_define(const struct ctl *c, const struct define *d, const char
 	(void)printf("%s\n", d->started ? ", started" : d->restarted ? ", restarted" : "");
 	(void)printf("  v6pd network \"%s\", slice %s (index %" PRIu64 ")\n", d->e->cfg.name,
 		     d->slice, d->info.slice_index);
-	(void)printf("  bridge %s: %s/%u; DHCPv6 for reserved MACs only (range %s - %s)\n",
-		     d->bridge[0] ? d->bridge : "(libvirt's choice)", d->gw, d->info.slice.len,
-		     d->start, d->end);
+	(void)printf("  bridge %s: %s/%u; DHCPv6 for reserved MACs only\n",
+		     d->bridge[0] ? d->bridge : "(libvirt's choice)", d->gw, d->info.slice.len);
 	(void)printf("  libvirt's dnsmasq reads the reservations in %s\n", d->hosts_dir);
 	for (size_t i = 0; i < x->n_removed; i++)
 		(void)printf("  replaced %s\n", x->removed[i]);

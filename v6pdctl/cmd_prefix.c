@@ -8,29 +8,10 @@
 
 int cmd_prefix_set(struct ctl *c)
 {
-	char a[PREFIX_STRLEN], b[PREFIX_STRLEN];
-	struct prefix p, old;
-	bool changed, had_old;
-	int r;
+	struct prefix p;
+	int r = prefix_from_string(c->arg[0], &p);
 
-	if ((r = prefix_from_string(c->arg[0], &p)) < 0)
-		return r;
-	if ((r = store_prefix_set(c->store, &p, c->now, &changed, &old, &had_old)) < 0)
-		return r;
-	if (c->json) {
-		out_json(json_pack("{s:s, s:o, s:b}", "prefix", prefix_to_string(&p, a, sizeof(a)),
-				   "previous", had_old ? json_string(prefix_to_string(&old, b, sizeof(b)))
-						       : json_null(),
-				   "changed", changed));
-	} else if (!changed) {
-		(void)printf("prefix %s unchanged\n", prefix_to_string(&p, a, sizeof(a)));
-	} else if (had_old) {
-		(void)printf("prefix %s (was %s)\n", prefix_to_string(&p, a, sizeof(a)),
-			     prefix_to_string(&old, b, sizeof(b)));
-	} else {
-		(void)printf("prefix %s\n", prefix_to_string(&p, a, sizeof(a)));
-	}
-	return 0;
+	return r < 0 ? r : ctl_prefix_apply(c, &p, NULL);
 }
 
 static int networks_print(struct ctl *c, json_t *into)
@@ -93,7 +74,7 @@ int cmd_prefix_show(struct ctl *c)
 			      r == 0 ? json_string(prefix_to_string(&p, a, sizeof(a))) : json_null(),
 			      "since", r == 0 && since ? json_string(out_time(since, t, sizeof(t)))
 						       : json_null());
-		if ((r = networks_print(c, j)) < 0) {
+		if ((r = ctl_renumber_status(c, j)) < 0 || (r = networks_print(c, j)) < 0) {
 			json_decref(j);
 			return r;
 		}
@@ -105,6 +86,8 @@ int cmd_prefix_show(struct ctl *c)
 			     out_time(since, t, sizeof(t)));
 	else
 		(void)printf("no delegated prefix is set (v6pdctl prefix set PREFIX)\n\n");
+	if ((r = ctl_renumber_status(c, NULL)) < 0)
+		return r;
 	return networks_print(c, NULL);
 }
 

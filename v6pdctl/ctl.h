@@ -19,6 +19,8 @@ enum {
 	OPT_RESTART = 1 << 5,
 	OPT_LIBVIRT = 1 << 6,		/* gc --libvirt */
 	OPT_CONFIG = 1 << 7,		/* libvirt verbs: the libvirt hook's config file */
+	OPT_PD_INTERFACE = 1 << 8,	/* prefix from-dhcp-env */
+	OPT_PD_IAID = 1 << 9,
 };
 
 struct vmconf;
@@ -35,6 +37,8 @@ struct ctl {
 	bool libvirt;
 	const char *config;		/* NULL: vmconf_default_path() */
 	const struct vmconf *vm;	/* loaded for the verbs that use it */
+	const char *pd_interface;	/* NULL: the host config's pdInterface */
+	const char *pd_iaid;		/* NULL: the host config's pdIaid */
 	const char *arg[CTL_MAX_ARGS];
 	int nargs;
 	struct store *store;
@@ -53,6 +57,15 @@ int cmd_gc(struct ctl *c);
 int cmd_dns_sync(struct ctl *c);
 int cmd_dns_export(struct ctl *c);
 int cmd_dns_show(struct ctl *c);
+/* cmd_renumber.c: the delegated prefix from a DHCPv6 client's hook, renumbering, drains */
+int cmd_prefix_from_dhcp_env(struct ctl *c);
+int cmd_prefix_drain(struct ctl *c);
+/* Sets p as the host prefix and moves every live attachment to it (renumber.h), after the
+ * drains that are due; prints the outcome. why: what reported p (NULL: the operator). */
+int ctl_prefix_apply(struct ctl *c, const struct prefix *p, const char *why);
+/* What prefix show says about a renumbering: what drains, what is left to move (into: JSON
+ * keys "draining" and "pending"; NULL: text). */
+int ctl_renumber_status(struct ctl *c, json_t *into);
 /* cmd_libvirt.c: the libvirt API */
 int cmd_libvirt_network_define(struct ctl *c);
 /* Releases the active leases of the config's networks whose domain libvirt no longer has;

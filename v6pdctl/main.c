@@ -28,10 +28,27 @@ static const struct verb verbs[] = {
 	  "Sets the host's delegated prefix (e.g. 2001:db8:1200::/56). Every network without a\n"
 	  "prefix of its own takes its slice from it; leases keep slice index and IID, so a new\n"
 	  "prefix gives every lease the same IID under the new prefix. Refused when a network's\n"
-	  "slice would not fit in the new prefix." },
+	  "slice would not fit in the new prefix. A change renumbers every live attachment in\n"
+	  "place: containers (through the netns their lease recorded), bridge and tap gateways,\n"
+	  "host routes, proxy NDP entries, VM reservations and DNS records move to the new\n"
+	  "prefix; old addresses stay deprecated for renumberGrace (a network's netconf, or\n"
+	  "/etc/v6pd/v6pd.json; default 10m), then go. The same prefix again changes nothing\n"
+	  "but finishes a renumbering that was cut short." },
+	{ "prefix from-dhcp-env", 0, OPT_PD_INTERFACE | OPT_PD_IAID, cmd_prefix_from_dhcp_env,
+	  "[--pd-interface IFACE] [--pd-iaid IAID]",
+	  "For a DHCPv6 client's hook (dhcpcd, ISC dhclient, networkd-dispatcher): reads the\n"
+	  "delegated prefixes from the environment, remembers them, and sets the one to use as\n"
+	  "`prefix set` does: the current prefix while it is valid, else the longest-lived (then\n"
+	  "the lowest). A withdrawn prefix (valid lifetime 0) is dropped; when none is left, or\n"
+	  "the new one is too small for the networks' slices, v6pd changes nothing and says so.\n"
+	  "--pd-interface and --pd-iaid (or \"pdInterface\", \"pdIaid\" in /etc/v6pd/v6pd.json)\n"
+	  "choose the delegation when the host holds several." },
+	{ "prefix drain", 0, 0, cmd_prefix_drain, "",
+	  "Removes what earlier renumberings left to drain once its grace is over (proxy NDP\n"
+	  "entries, expired host routes); `prefix set` and `from-dhcp-env` do it too." },
 	{ "prefix show", 0, 0, cmd_prefix_show, "",
-	  "Shows the host's delegated prefix, since when it holds, and the networks with their\n"
-	  "slices." },
+	  "Shows the host's delegated prefix, since when it holds, what earlier prefixes still\n"
+	  "drain and until when, leases not yet moved, and the networks with their slices." },
 	{ "networks", 0, 0, cmd_networks, "", "Lists the networks, their slices and lease counts." },
 	{ "leases", 0, OPT_NETWORK, cmd_leases, "[--network NAME]",
 	  "Lists leases: network, key, address, state, container, ifname, age (since the last\n"
@@ -279,6 +296,10 @@ int main(int argc, char **argv)
 			slot = &c.uri, bit = OPT_URI;
 		else if (opt_is(a, "--config"))
 			slot = &c.config, bit = OPT_CONFIG;
+		else if (opt_is(a, "--pd-interface"))
+			slot = &c.pd_interface, bit = OPT_PD_INTERFACE;
+		else if (opt_is(a, "--pd-iaid"))
+			slot = &c.pd_iaid, bit = OPT_PD_IAID;
 		if (slot) {
 			const char *name = a;
 			char opt[32];

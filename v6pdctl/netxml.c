@@ -238,7 +238,7 @@ static bool opt_is_ours(const char *v, const struct netxml_want *w)
 	if (sl && strncmp(v, hd, sizeof(hd) - 1) == 0 && n >= sl &&
 	    strcmp(v + n - sl, w->hosts_suffix) == 0)
 		return true;
-	return strncmp(v, "ra-param=*,", 11) == 0;
+	return strncmp(v, "ra-param=*,", 11) == 0 || strncmp(v, "dhcp-lease-max=", 15) == 0;
 }
 
 static xmlNode *options_el(const xmlNode *root)
@@ -270,6 +270,26 @@ static bool forward_has_dnsmasq(const char *mode)
 	       strcmp(mode, "open") == 0;
 }
 
+/* The addresses of an IPv4 <ip>'s DHCP ranges: libvirt counts them into dnsmasq's
+ * dhcp-lease-max. */
+static unsigned long ipv4_ranges(const xmlNode *ip)
+{
+	const xmlNode *dhcp = first_el(ip, "dhcp");
+	unsigned long n = 0;
+
+	for (const xmlNode *c = dhcp ? dhcp->children : NULL; c; c = c->next) {
+		char s[64], e[64];
+		struct in_addr a, b;
+
+		if (!is_el(c, "range") || inet_pton(AF_INET, attr(c, "start", s, sizeof(s)), &a) != 1 ||
+		    inet_pton(AF_INET, attr(c, "end", e, sizeof(e)), &b) != 1 ||
+		    ntohl(b.s_addr) < ntohl(a.s_addr))
+			continue;
+		n += (unsigned long)(ntohl(b.s_addr) - ntohl(a.s_addr)) + 1;
+	}
+	return n;
+}
+
 static void read_info(const xmlNode *root, const struct netxml_want *w, struct netxml_info *ret)
 {
 	const xmlNode *fwd = first_el(root, "forward"), *br = first_el(root, "bridge");
@@ -282,11 +302,14 @@ static void read_info(const xmlNode *root, const struct netxml_want *w, struct n
 		(void)snprintf(ret->forward, sizeof(ret->forward), "nat");
 	if (br)
 		attr(br, "name", ret->bridge, sizeof(ret->bridge));
-	for (const xmlNode *c = root->children; c; c = c->next)
+	for (const xmlNode *c = root->children; c; c = c->next) {
 		if (ip_is_ours(c, w)) {
 			n_ours_ip++;
 			ours_ip = c;
+		} else if (is_el(c, "ip") && !ip_is_v6(c)) {
+			ret->ipv4_range_size += ipv4_ranges(c);
 		}
+	}
 	for (const xmlNode *c = opts ? opts->children : NULL; c; c = c->next) {
 		char v[NETXML_TEXT_MAX * 4];
 

@@ -8,8 +8,8 @@
  *  - an IPv6 <ip> with a <dhcp> element (libvirt serves DHCPv6 on one IPv6 subnet per network,
  *    so any other would conflict with ours) or inside the wanted slice;
  *  - a dnsmasq option equal to one v6pd writes, a dhcp-hostsdir ending in
- *    "/dhcp-hosts/NETWORK" (ours under another state directory), or a "ra-param=*," (ours with
- *    other values; another would override ours).
+ *    "/dhcp-hosts/NETWORK" (ours under another state directory), a "ra-param=*," or a
+ *    "dhcp-lease-max=" (ours with other values; another would override ours).
  */
 #pragma once
 
@@ -38,6 +38,7 @@ struct netxml_info {
 	char forward[32];		/* <forward mode>: "nat" when the element has none; "" when
 					 * there is no <forward> (an isolated network) */
 	char bridge[16];		/* <bridge name>; "" when libvirt has not chosen one yet */
+	unsigned long ipv4_range_size;	/* addresses in the IPv4 DHCP ranges */
 	bool up_to_date;		/* v6pd's parts are exactly the wanted ones */
 	size_t n_removed;		/* what an edit took out, e.g. "<ip> 2001:db8::1/64 (DHCPv6)",
 					 * "<dnsmasq:option> ra-param=*,0,0" */

@@ -30,7 +30,10 @@ CTL = os.path.join(TEST_BIN, "dnsmasq-ctl")
 RUN = "v6d" + secrets.token_hex(2)
 PFX = "2001:db8:%x" % (0x1000 + secrets.randbelow(0xe000))
 PFX2 = "2001:db8:%x" % (0x1000 + secrets.randbelow(0xe000))
-MACS = {"c1": "52:54:00:d1:00:01", "c2": "52:54:00:d1:00:02", "c3": "52:54:00:d1:00:03"}
+# an /80 slice (sliceLength 80): 5 groups, then ::
+PFX80 = "2001:db8:%x:1:2" % (0x1000 + secrets.randbelow(0xe000))
+MACS = {"c1": "52:54:00:d1:00:01", "c2": "52:54:00:d1:00:02", "c3": "52:54:00:d1:00:03",
+        "c4": "52:54:00:d1:00:04"}
 
 
 def sh(*argv, check=True, timeout=60, env=None):
@@ -95,8 +98,13 @@ class Lab:
         self.hsh("ip", "link", "set", "br0", "up")
         self.hsh("ip", "-6", "addr", "add", "fe80::1/64", "dev", "br0", "nodad")
         self.hsh("ip", "-6", "addr", "add", PFX + "::1/64", "dev", "br0", "nodad")
-        for c in ("c1", "c2", "c3"):
-            self.client(c, None if c == "c3" else "br0")
+        self.hsh("ip", "link", "add", "br8", "type", "bridge")
+        self.hsh("sysctl", "-qw", "net.ipv6.conf.br8.addr_gen_mode=1")
+        self.hsh("ip", "link", "set", "br8", "up")
+        self.hsh("ip", "-6", "addr", "add", "fe80::1/64", "dev", "br8", "nodad")
+        self.hsh("ip", "-6", "addr", "add", PFX80 + "::1/80", "dev", "br8", "nodad")
+        for c, br in (("c1", "br0"), ("c2", "br0"), ("c3", None), ("c4", "br8")):
+            self.client(c, br)
         # c3: routed, the host end is "rt3" (no bridge), like a routed tap
         self.hsh("sysctl", "-qw", "net.ipv6.conf.rt3.addr_gen_mode=1")
         self.hsh("ip", "link", "set", "rt3", "down")
@@ -401,8 +409,20 @@ class Dnsmasq(unittest.TestCase):
         self.assertEqual(self.pid(), 0)
         self.assertEqual(our_dnsmasqs(self.conf), [])
 
+    def test_slice_longer_than_64_gets_a_fixed_range(self):
+        """dnsmasq's constructor refuses anything but /64 ("prefix length must be exactly
+        64 for subnet constructors"): an /80 slice is served by a range of its own."""
+        LAB.ctl(self.sd, "serve", "s80", "br8")
+        with open(self.conf) as f:
+            self.assertIn("dhcp-range=%s::,static,80,1h\n" % PFX80, f.read())
+        self.put("c4", PFX80 + "::44", net="s80")
+        addrs, routes, _, err = LAB.dhcp("c4")
+        self.assertEqual(addrs, [PFX80 + "::44"], err)
+        self.assertRegex(routes, re.escape(PFX80) + r"::/80 dev eth0 proto ra")
+        self.assertRegex(routes, r"default via fe80::1 dev eth0")
+
     def test_dns_servers_reach_the_client(self):
-        LAB.ctl(self.sd, "serve-link", "vms", "br0", "64", "on-link", "2001:db8::53",
+        LAB.ctl(self.sd, "serve-link", "vms", "br0", "::/64", "on-link", "2001:db8::53",
                 "2001:db8::54")
         with open(self.conf) as f:
             self.assertIn("dhcp-option=tag:br0,option6:dns-server,[2001:db8::53],"
@@ -464,7 +484,8 @@ class Dnsmasq(unittest.TestCase):
             (("put", "../etc", MACS["c1"], PFX + "::1"), 'name "../etc"'),
             (("serve", "vms", "br,0"), 'interface name "br,0"'),
             (("serve", "vms", "a/b"), 'interface name "a/b"'),
-            (("serve-link", "vms", "br0", "40", "on-link"), "prefix length 40"),
+            (("serve-link", "vms", "br0", "::/40", "on-link"), "prefix length 40"),
+            (("serve-link", "vms", "br0", "::/80", "on-link"), "a /80 slice needs its prefix"),
         ]
         for args, want in cases:
             p = LAB.ctl(self.sd, *args, check=False)

@@ -1,7 +1,7 @@
 /* dnsmasq-ctl: common/dnsmasq.c from the command line, for test/libvirt/test_dnsmasq.py.
  *
  *   dnsmasq-ctl STATE_DIR serve NETWORK IFACE
- *   dnsmasq-ctl STATE_DIR serve-link NETWORK IFACE PREFIXLEN on-link|off-link [DNS...]
+ *   dnsmasq-ctl STATE_DIR serve-link NETWORK IFACE SLICE/LEN on-link|off-link [DNS...]
  *   dnsmasq-ctl STATE_DIR unserve IFACE
  *   dnsmasq-ctl STATE_DIR put NETWORK MAC ADDRESS [NAME]
  *   dnsmasq-ctl STATE_DIR remove NETWORK MAC
@@ -56,7 +56,14 @@ int main(int argc, char **argv)
 		struct in6_addr dns[8];
 		struct dnsmasq_link l = { .network = argv[3], .iface = argv[4], .dns = dns };
 
-		l.prefixlen = (unsigned)atoi(argv[5]);
+		char *slash = strchr(argv[5], '/');
+
+		if (!slash)
+			return usage();
+		*slash = '\0';
+		if (addr(argv[5], &l.slice) < 0)
+			return 2;
+		l.prefixlen = (unsigned)atoi(slash + 1);
 		l.off_link = strcmp(argv[6], "off-link") == 0;
 		if (argc - 7 > 8)
 			return usage();

@@ -23,12 +23,13 @@ static struct netxml_want want(void)
 	return (struct netxml_want){
 		.address = "2001:db8:0:3::1",
 		.prefix = 64,
-		.range_start = "2001:db8:0:3::2",
-		.range_end = "2001:db8:0:3::1001",
+		.range_start = "2001:db8:0:3::1",
+		.range_end = "2001:db8:0:3::1",
 		.lease_seconds = 3600,
 		.hosts_suffix = "/dhcp-hosts/vms",
-		.options = { HOSTS, "dhcp-ignore=tag:dhcpv6,tag:!known", "ra-param=*,10,600" },
-		.n_options = 3,
+		.options = { HOSTS, "dhcp-ignore=tag:dhcpv6,tag:!known", "dhcp-lease-max=4096",
+			     "ra-param=*,10,600" },
+		.n_options = 4,
 	};
 }
 
@@ -67,13 +68,14 @@ static void assert_ours(const char *xml, const struct netxml_want *w)
 	struct netxml_info i;
 
 	assert_has(xml, "/network/ip[@family='ipv6' and @address='2001:db8:0:3::1' and "
-			"@prefix='64']/dhcp/range[@start='2001:db8:0:3::2' and "
-			"@end='2001:db8:0:3::1001']/lease[@expiry='1' and @unit='hours']", 1);
+			"@prefix='64']/dhcp/range[@start='2001:db8:0:3::1' and "
+			"@end='2001:db8:0:3::1']/lease[@expiry='1' and @unit='hours']", 1);
 	assert_has(xml, "/network/ip[@family='ipv6']/dhcp", 1);
 	assert_has(xml, "/network/dm:options", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='" HOSTS "']", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='dhcp-ignore=tag:dhcpv6,"
 			"tag:!known']", 1);
+	assert_has(xml, "/network/dm:options/dm:option[@value='dhcp-lease-max=4096']", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='ra-param=*,10,600']", 1);
 	assert_int_equal(netxml_inspect(xml, w, &i), 0);
 	assert_true(i.up_to_date);
@@ -122,7 +124,7 @@ static const char *const defined =
 	"  <mac address='52:54:00:12:34:56'/>\n"
 	"  <ip family='ipv6' address='2001:db8:0:3::1' prefix='64'>\n"
 	"    <dhcp>\n"
-	"      <range start='2001:db8:0:3::2' end='2001:db8:0:3::1001'>\n"
+	"      <range start='2001:db8:0:3::1' end='2001:db8:0:3::1'>\n"
 	"        <lease expiry='1' unit='hours'/>\n"
 	"      </range>\n"
 	"    </dhcp>\n"
@@ -130,6 +132,7 @@ static const char *const defined =
 	"  <dnsmasq:options>\n"
 	"    <dnsmasq:option value='" HOSTS "'/>\n"
 	"    <dnsmasq:option value='dhcp-ignore=tag:dhcpv6,tag:!known'/>\n"
+	"    <dnsmasq:option value='dhcp-lease-max=4096'/>\n"
 	"    <dnsmasq:option value='ra-param=*,10,600'/>\n"
 	"  </dnsmasq:options>\n"
 	"</network>\n";
@@ -192,6 +195,7 @@ static void test_user_settings_kept_old_parts_replaced(void **state)
 		"<dm:option value='log-dhcp'/>"
 		"<dm:option value='ra-param=*,0,0'/>"
 		"<dm:option value='dhcp-hostsdir=/srv/other/dhcp-hosts/vms2'/>"
+		"<dm:option value='dhcp-lease-max=253'/>"
 		"</dm:options></network>";
 	struct netxml_want w = want();
 	struct netxml_info i;
@@ -225,12 +229,14 @@ static void test_user_settings_kept_old_parts_replaced(void **state)
 	assert_has(out, "/network/ip", 3);
 	/* the new <ip> follows the others, before <route> */
 	assert_has(out, "/network/ip[@address='2001:db8:0:3::1']/following-sibling::route", 1);
-	assert_int_equal(i.n_removed, 4);
+	assert_int_equal(i.ipv4_range_size, 253);
+	assert_int_equal(i.n_removed, 5);
 	assert_string_equal(i.removed[0], "<ip> 2001:db8:ffff:3::1/64 (DHCPv6)");
 	assert_string_equal(i.removed[1], "<ip> 2001:db8:0:3::99/64");
 	assert_string_equal(i.removed[2],
 			    "<dnsmasq:option> dhcp-hostsdir=/srv/old-state/dhcp-hosts/vms");
 	assert_string_equal(i.removed[3], "<dnsmasq:option> ra-param=*,0,0");
+	assert_string_equal(i.removed[4], "<dnsmasq:option> dhcp-lease-max=253");
 	free(out);
 }
 
@@ -239,7 +245,8 @@ static void test_differences_are_seen(void **state)
 {
 	static const char *const variants[][2] = {
 		{ "prefix='64'>", "prefix='80'>" },
-		{ "end='2001:db8:0:3::1001'", "end='2001:db8:0:3::2001'" },
+		{ "end='2001:db8:0:3::1'", "end='2001:db8:0:3::2001'" },
+		{ "dhcp-lease-max=4096", "dhcp-lease-max=100" },
 		{ "expiry='1' unit='hours'", "expiry='2' unit='hours'" },
 		{ "<dnsmasq:option value='ra-param=*,10,600'/>\n", "" },
 		{ "<dnsmasq:option value='" HOSTS "'/>\n", "" },
