@@ -137,6 +137,11 @@ bool dns_lease_wanted(const struct dns_config *c, const struct lease *l);
 typedef int (*dns_pdns_runner_fn)(struct store *s, const char *network);
 void dns_set_pdns_runner(dns_pdns_runner_fn runner);
 
+/* The runner the statically linked front ends (the CNI plugin, the libvirt hook) use: runs
+ * `v6pdctl --state-dir DIR dns sync --network NETWORK`, v6pdctl found beside the running
+ * binary or in the install's sbin directory; its first stderr line is the message. */
+int dns_pdns_via_v6pdctl(struct store *s, const char *network);
+
 /* ADD: records c (for dns sync) and publishes l on every backend, removing what was
  * published for l's key under another name or address (a renumbering, a new template).
  * Returns 0, or the first failure (a negative errno, the message naming backend, server and

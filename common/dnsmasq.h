@@ -57,7 +57,7 @@ int dnsmasq_hosts_dir_ensure(const char *state_dir, const char *network, char *b
  * alone (no write). */
 int dnsmasq_host_put(const char *state_dir, const char *network, const char *mac,
 		     const struct in6_addr *addr, const char *name);
-/* Removes it; 0 when it was not there. When our dnsmasq holds a DHCPv6 lease on the
+/* Removes it: 1, or 0 when it was not there. When our dnsmasq holds a DHCPv6 lease on the
  * reserved address, restarts it with that lease dropped (see above); otherwise sends it
  * SIGHUP so the record goes. Call it when the VM stops. */
 int dnsmasq_host_remove(const char *state_dir, const char *network, const char *mac);

@@ -161,3 +161,11 @@ int nl_route_exists(struct nl_ctx *ctx, const struct nl_route *r);
 int nl_neigh_proxy_add(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr);
 int nl_neigh_proxy_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr);
 int nl_neigh_proxy_exists(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr);
+
+/* ---- neighbours ---- */
+
+/* A neighbour entry addr -> mac on ifindex in state STALE, as if learnt from a packet (RFC
+ * 4861 7.3.3): used at once, confirmed by a unicast probe when traffic goes on (DELAY,
+ * PROBE), so no multicast solicitation is needed. Replaces an existing entry. */
+int nl_neigh_stale_add(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
+		       const uint8_t mac[6]);

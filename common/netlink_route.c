@@ -468,6 +468,38 @@ int nl_neigh_proxy_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *a
 	return proxy_request(ctx, ifindex, addr, false);
 }
 
+int nl_neigh_stale_add(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
+		       const uint8_t mac[6])
+{
+	struct rtnl_neigh *neigh = rtnl_neigh_alloc();
+	struct nl_addr *dst = nl_addr_build(AF_INET6, addr, sizeof(*addr));
+	struct nl_addr *ll = nl_addr_build(AF_LLC, mac, 6);
+	struct nl_msg *msg = NULL;
+	char s[INET6_ADDRSTRLEN];
+	int r;
+
+	if (!neigh || !dst || !ll) {
+		r = err_set(-ENOMEM, "neighbour %s: %s", addr_str(addr, s), strerror(ENOMEM));
+		goto errout;
+	}
+	rtnl_neigh_set_ifindex(neigh, ifindex);
+	rtnl_neigh_set_family(neigh, AF_INET6);
+	rtnl_neigh_set_dst(neigh, dst);
+	rtnl_neigh_set_lladdr(neigh, ll);
+	rtnl_neigh_set_state(neigh, NUD_STALE);
+	r = rtnl_neigh_build_add_request(neigh, NLM_F_CREATE | NLM_F_REPLACE, &msg);
+	if (r >= 0)
+		r = nl_ctx_call(ctx, msg);
+	if (r < 0)
+		r = nl_ctx_fail(ctx, r, "neighbour %s on ifindex %d", addr_str(addr, s), ifindex);
+errout:
+	nlmsg_free(msg);
+	nl_addr_put(ll);
+	nl_addr_put(dst);
+	rtnl_neigh_put(neigh);
+	return r;
+}
+
 struct proxy_find {
 	int ifindex;
 	const struct in6_addr *addr;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addrgen.h"
@@ -14,6 +15,8 @@
 #include "err.h"
 #include "netns.h"
 #include "renumber_int.h"
+
+#define RN_BATCH 64		/* workload sockets open at once */
 
 void rn_note(struct rn_ctx *c, const char *fmt, ...)
 {
@@ -165,7 +168,22 @@ static int routes_move(struct nl_ctx *cctx, int ifindex, const struct rn_move *m
 	return n < 0 ? n : r < 0 ? r : 0;
 }
 
-static int inside_move(struct rn_ctx *c, struct nl_ctx *cctx, const struct rn_move *m)
+/* The workload learns the slice's new ::1 at the bridge's MAC, as the host learns the
+ * workload's new address (rn_host_seed()): replying to the host from the new prefix needs
+ * no solicitation, which the bridge would flood to every port. */
+static int gateway_seed(struct rn_ctx *c, struct nl_ctx *cctx, int ifindex,
+			const struct rn_move *m)
+{
+	const struct nl_link *gw = rn_gateway_link(c, m);
+
+	/* an optimisation only, as in rn_host_seed() */
+	if (gw && gw->has_mac && nl_neigh_stale_add(cctx, ifindex, &m->new_gw, gw->mac) < 0)
+		err_clear();
+	return 0;
+}
+
+static int inside_move(struct rn_ctx *c, struct nl_ctx *cctx, struct rn_move *m,
+		       int *ret_ifindex)
 {
 	const struct lease *l = &m->it->lease;
 	struct nl_address *addrs = NULL, *old = NULL, a;
@@ -197,17 +215,29 @@ static int inside_move(struct rn_ctx *c, struct nl_ctx *cctx, const struct rn_mo
 	if (r == 0)
 		r = routes_move(cctx, link.ifindex, m);
 	if (r == 0)
+		r = gateway_seed(c, cctx, link.ifindex, m);
+	if (r == 0) {
 		c->rep->interfaces++;
+		*ret_ifindex = link.ifindex;
+		memcpy(m->mac, link.mac, sizeof(m->mac));
+		m->has_mac = link.has_mac;
+	}
 out:
 	free(addrs);
 	return r;
 }
 
-static int container_move(struct rn_ctx *c, const struct rn_move *m)
+/* A workload interface given its new address, its socket kept for settle(). */
+struct rn_live {
+	struct nl_ctx *ctx;
+	int ifindex;
+};
+
+static int container_move(struct rn_ctx *c, struct rn_move *m, struct rn_live *live)
 {
 	const struct lease *l = &m->it->lease;
 	struct nl_ctx *cctx = NULL;
-	int fd = -1, r = netns_open(l->netns, &fd);
+	int fd = -1, ifindex = 0, r = netns_open(l->netns, &fd);
 
 	if (r == -ENOENT || r == -EINVAL) {
 		/* the container is gone, its DEL still to come */
@@ -220,9 +250,57 @@ static int container_move(struct rn_ctx *c, const struct rn_move *m)
 	r = netns_run(fd, open_ctx, &cctx);
 	(void)close(fd);
 	if (r == 0)
-		r = inside_move(c, cctx, m);
+		r = inside_move(c, cctx, m, &ifindex);
+	if (r == 0 && ifindex) {
+		live->ctx = cctx;
+		live->ifindex = ifindex;
+		return 0;
+	}
 	nl_ctx_free(cctx);
 	return r < 0 ? err_wrap(r, "container %.12s (%s)", l->container_id, l->netns) : 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool tentative(struct nl_ctx *ctx, int ifindex, const struct in6_addr *a)
+{
+	struct nl_address *v = NULL;
+	int n = nl_address_list(ctx, ifindex, &v);
+	bool t = false;
+
+	for (int i = 0; i < n; i++)
+		if (addr_eq(&v[i].addr, a))
+			t = (v[i].flags & IFA_F_TENTATIVE) != 0;
+	free(v);
+	return t;
+}
+
+/* A new address stays tentative, answering no neighbour solicitation, until the kernel's
+ * addrconf work has run for it (IFA_F_NODAD only makes that work short), and that work
+ * waits for the RTNL our requests keep taking. Were the host routes added first, the host's
+ * first solicitation could go unanswered and the next one comes a second later
+ * (RetransTimer). Waits (up to a second) until none is tentative, then closes the sockets. */
+static void settle(struct rn_live *v, const struct rn_move *m, size_t n)
+{
+	int64_t deadline = mono_ms() + 1000;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].ctx)
+			continue;
+		while (tentative(v[i].ctx, v[i].ifindex, &m[i].new_addr) && mono_ms() < deadline) {
+			struct timespec ms = { .tv_nsec = 1000000 };
+
+			(void)nanosleep(&ms, NULL);
+		}
+		nl_ctx_free(v[i].ctx);
+		v[i].ctx = NULL;
+	}
 }
 
 /* ---- the run ---- */
@@ -238,26 +316,64 @@ static int dumps(struct rn_ctx *c)
 	return 0;
 }
 
+static void move_failed(struct rn_ctx *c, const struct store_renumber_item *it, int r,
+			int *first, char *msg, size_t msg_size)
+{
+	c->rep->failed++;
+	rn_note(c, "network \"%s\" key \"%s\": %s (left for the next run)", it->lease.network,
+		it->lease.key, err_msg(r));
+	if (!*first) {
+		*first = r;
+		(void)snprintf(msg, msg_size, "%s", err_msg(r));
+	}
+}
+
+/* Every workload first, then the host side: the host routes to the new prefix appear only
+ * once every workload answers there, so the host never solicits a neighbour that does not
+ * have its address yet (a failed resolution costs a second: RetransTimer). */
 static void move_all(struct rn_ctx *c, const struct store_renumber_item *v, size_t n,
 		     struct store_renumber_item *done, size_t *n_done, int *first, char *msg,
 		     size_t msg_size)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct rn_move m;
-		int r = move_init(&m, &v[i], c->o);
+	struct rn_move *m = calloc(n, sizeof(*m));
+	struct rn_live *live = calloc(n, sizeof(*live));
+	bool *ok = calloc(n, sizeof(*ok));
 
-		if (r == 0 && v[i].lease.state == LEASE_ACTIVE && attached_in_netns(&v[i]))
-			r = container_move(c, &m);
-		if (r == 0)
-			r = rn_host_move(c, &m);
-		if (r < 0) {
-			c->rep->failed++;
-			rn_note(c, "network \"%s\" key \"%s\": %s (left for the next run)",
-				v[i].lease.network, v[i].lease.key, err_msg(r));
-			if (!*first) {
-				*first = r;
-				(void)snprintf(msg, msg_size, "%s", err_msg(r));
-			}
+	if (!m || !ok || !live) {
+		for (size_t i = 0; i < n; i++)
+			move_failed(c, &v[i], err_set(-ENOMEM, "out of memory"), first, msg, msg_size);
+		goto out;
+	}
+	/* in batches: a socket per workload stays open until settle() */
+	for (size_t b = 0; b < n; b += RN_BATCH) {
+		size_t end = b + RN_BATCH < n ? b + RN_BATCH : n;
+
+		for (size_t i = b; i < end; i++) {
+			int r = move_init(&m[i], &v[i], c->o);
+
+			if (r == 0 && v[i].lease.state == LEASE_ACTIVE && attached_in_netns(&v[i]))
+				r = container_move(c, &m[i], &live[i]);
+			if (r < 0)
+				move_failed(c, &v[i], r, first, msg, msg_size);
+			ok[i] = r == 0;
+		}
+		settle(live + b, m + b, end - b);
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (ok[i] && (r = rn_host_seed(c, &m[i])) < 0) {
+			move_failed(c, &v[i], r, first, msg, msg_size);
+			ok[i] = false;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (!ok[i])
+			continue;
+		if ((r = rn_host_move(c, &m[i])) < 0) {
+			move_failed(c, &v[i], r, first, msg, msg_size);
 			continue;
 		}
 		if (v[i].attach.mode == STORE_ATTACH_UNKNOWN && !attached_in_netns(&v[i]) &&
@@ -267,6 +383,10 @@ static void move_all(struct rn_ctx *c, const struct store_renumber_item *v, size
 				v[i].lease.network, v[i].lease.key);
 		done[(*n_done)++] = v[i];
 	}
+out:
+	free(m);
+	free(live);
+	free(ok);
 }
 
 static void dns_all(struct rn_ctx *c, const struct store_renumber_item *done, size_t n)

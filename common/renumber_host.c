@@ -89,6 +89,66 @@ static int gateway_move(struct rn_ctx *c, const struct rn_move *m, int ifindex, 
 	return 0;
 }
 
+const struct nl_link *rn_gateway_link(const struct rn_ctx *c, const struct rn_move *m)
+{
+	const struct store_attach *at = &m->it->attach;
+
+	if (at->mode == STORE_ATTACH_BRIDGE || at->mode == STORE_ATTACH_VM_BRIDGE)
+		return link_by_name(c, at->link);
+	if (at->mode != STORE_ATTACH_IPAM)
+		return NULL;
+	for (int i = 0; i < c->n_addrs; i++)
+		if (addr_eq(&c->addrs[i].addr, &m->old_gw))
+			return link_by_index(c, c->addrs[i].ifindex);
+	return NULL;
+}
+
+/* The host link a routed workload's address is routed to: the old route's, else the
+ * recorded one. */
+static const struct nl_link *routed_link(const struct rn_ctx *c, const struct rn_move *m,
+					 const struct prefix *old_dst, struct nl_route *ret_old)
+{
+	for (int i = 0; i < c->n_routes; i++)
+		if (prefix_eq(&c->routes[i].dst, old_dst) && c->routes[i].oif) {
+			if (ret_old)
+				*ret_old = c->routes[i];
+			return link_by_index(c, c->routes[i].oif);
+		}
+	return link_by_name(c, m->it->attach.link);
+}
+
+static struct prefix dst_of(const struct rn_move *m, bool new)
+{
+	const struct store_attach *at = &m->it->attach;
+
+	if (at->plen && at->plen != 128)
+		return new ? m->new_slice : m->old_slice;
+	return (struct prefix){ .addr = new ? m->new_addr : m->old_addr, .len = 128 };
+}
+
+/* A bridge floods every multicast when no MLD querier is on it (br_multicast_querier_exists),
+ * so a hundred solicitations at once become thousands of frames, more than the backlog
+ * holds (netdev_max_backlog): some are dropped and that neighbour waits a second for the
+ * next try. What the host would solicit, it learns here instead. */
+int rn_host_seed(struct rn_ctx *c, const struct rn_move *m)
+{
+	const struct store_attach *at = &m->it->attach;
+	const struct nl_link *l = NULL;
+	struct prefix dst = dst_of(m, false);
+
+	if (!m->has_mac || m->it->lease.state != LEASE_ACTIVE)
+		return 0;
+	if (at->mode == STORE_ATTACH_BRIDGE || at->mode == STORE_ATTACH_IPAM)
+		l = rn_gateway_link(c, m);
+	else if (at->mode == STORE_ATTACH_ROUTED)
+		l = routed_link(c, m, &dst, NULL);
+	/* an optimisation only: a full neighbour table (gc_thresh3, shared by every netns)
+	 * must not stop the renumbering */
+	if (l && nl_neigh_stale_add(c->nl, l->ifindex, &m->new_addr, m->mac) < 0)
+		err_clear();
+	return 0;
+}
+
 /* Bridges and routed taps carry the slice's ::1 (hostside.h); so may links v6pd did not make
  * (the reference bridge plugin's isGateway in the IPAM role): wherever the old one is. */
 static int gateways(struct rn_ctx *c, const struct rn_move *m)
@@ -136,23 +196,18 @@ static int proxy_move(struct rn_ctx *c, const struct rn_move *m)
 static int route_move(struct rn_ctx *c, const struct rn_move *m)
 {
 	const struct store_attach *at = &m->it->attach;
-	bool whole_slice = at->plen && at->plen != 128;
-	struct nl_route old = { 0 }, nu = { 0 };
+	struct nl_route old = { .dst = dst_of(m, false) }, nu = { .dst = dst_of(m, true) };
 	const struct nl_link *l = NULL;
-	bool found = false;
+	bool found;
 	int r;
 
 	if (at->mode != STORE_ATTACH_ROUTED && at->mode != STORE_ATTACH_VM_TAP &&
 	    at->mode != STORE_ATTACH_UNKNOWN)
 		return 0;
-	old.dst = whole_slice ? m->old_slice : (struct prefix){ .addr = m->old_addr, .len = 128 };
-	nu.dst = whole_slice ? m->new_slice : (struct prefix){ .addr = m->new_addr, .len = 128 };
-	for (int i = 0; i < c->n_routes && !found; i++)
-		if (prefix_eq(&c->routes[i].dst, &old.dst) && c->routes[i].oif) {
-			old = c->routes[i];
-			found = true;
-		}
-	l = found ? link_by_index(c, old.oif) : link_by_name(c, at->link);
+	l = routed_link(c, m, &old.dst, &old);
+	found = old.oif != 0;
+	if (at->mode == STORE_ATTACH_UNKNOWN && !found)
+		l = NULL;
 	if (!l) {
 		if (at->mode != STORE_ATTACH_UNKNOWN)
 			c->rep->gone++;

@@ -14,6 +14,8 @@ struct rn_move {
 	struct in6_addr old_addr, new_addr;
 	struct in6_addr old_gw, new_gw;		/* the slices' ::1 */
 	int64_t grace;
+	uint8_t mac[6];				/* the workload interface's, when has_mac */
+	bool has_mac;
 };
 
 /* A gateway already moved in this run. */
@@ -56,3 +58,11 @@ int rn_deprecate(struct nl_ctx *nl, const struct nl_address *old, int64_t grace)
 
 /* The host side of one move (renumber_host.c). */
 int rn_host_move(struct rn_ctx *c, const struct rn_move *m);
+
+/* The host link that carries (or will carry) the slice's ::1 for m: its bridge (or, in the
+ * IPAM role, whatever link carries the old ::1); NULL for none. */
+const struct nl_link *rn_gateway_link(const struct rn_ctx *c, const struct rn_move *m);
+
+/* Neighbour entries for the new address on the host side, before any route to it exists:
+ * the workload answers at once, without a solicitation (renumber_host.c). */
+int rn_host_seed(struct rn_ctx *c, const struct rn_move *m);

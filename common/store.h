@@ -130,6 +130,8 @@ const char *store_state_dir(const struct store *s);
 int store_prefix_set(struct store *s, const struct prefix *p, int64_t now, bool *ret_changed,
 		     struct prefix *ret_old, bool *ret_had_old);
 int store_prefix_get(struct store *s, struct prefix *ret, int64_t *ret_since);
+/* The host prefix before the current one; -ENOENT (no message) when there was none. */
+int store_prefix_previous(struct store *s, struct prefix *ret);
 
 /* Creates the network (allocating its slice) if missing, checks and updates its settings. */
 int store_network_ensure(struct store *s, const struct store_network *cfg, int64_t now,

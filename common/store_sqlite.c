@@ -676,6 +676,17 @@ int store_prefix_get(struct store *s, struct prefix *ret, int64_t *ret_since)
 	return 0;
 }
 
+int store_prefix_previous(struct store *s, struct prefix *ret)
+{
+	char buf[PREFIX_STRLEN];
+	int r = meta_get(s, "prefix_previous", buf, sizeof(buf));
+
+	if (r < 0)
+		return r;
+	r = prefix_from_string(buf, ret);
+	return r < 0 ? err_wrap(r, "store %s: the stored previous prefix", s->path) : 0;
+}
+
 static bool prefix_equal(const struct prefix *a, const struct prefix *b)
 {
 	return a->len == b->len && memcmp(&a->addr, &b->addr, sizeof(a->addr)) == 0;

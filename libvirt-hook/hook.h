@@ -46,6 +46,7 @@ struct net_port {
 	char owner_name[STORE_HOSTNAME_MAX];
 	char owner_uuid[HOOK_UUID_LEN + 1];
 	char mac[STORE_MAC_MAX];
+	char bridge[16];		/* <network><bridge name>; "" when none or too long */
 };
 
 /* Parses a <domain> document (no DTD, no network access, no entity expansion). -EINVAL with
@@ -87,7 +88,10 @@ struct hook {
  *   failures are logged to stderr one line each and the rest still done. Returns 0 unless
  *   the store cannot be opened.
  * port-created, port-deleted: prepare's lease and reservation, and stopped's release, for a
- *   port of a libvirt network the config lists. */
+ *   port of a libvirt network the config lists. port-deleted, and stopped for an interface on
+ *   such a network, also make libvirt's dnsmasq forget the MAC's DHCPv6 leases
+ *   (dhcp6release.h), so that its reservation is free for a new DUID (a domain undefined and
+ *   defined again). */
 int hook_domain_prepare(struct hook *h, const struct dom *d);
 int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect);
 int hook_domain_stopped(struct hook *h, const struct dom *d);

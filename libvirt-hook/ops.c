@@ -18,7 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dhcp6release.h"
 #include "dnsmasq.h"
+#include "dns.h"
 #include "err.h"
 #include "hook.h"
 #include "hostside.h"
@@ -521,6 +523,26 @@ static int fail_undo(struct hook *h, struct work *v, size_t n, const struct work
 /* prepare (start=false) or start/reconnect (start=true). The reservation is written by
  * prepare, and again by start only when prepare did not make the lease active (reconnect
  * always writes it: a restart of libvirtd is the time to repair). */
+/* The lease in DNS (the network's "dns" object), as the CNI plugin does: a failure fails the
+ * start only with "required"; otherwise it is logged, marked in the store, and left to
+ * `v6pdctl dns sync`. */
+static int dns_put(struct hook *h, const struct work *w)
+{
+	const struct dns_config *c = &w->e->cfg.dns;
+	int r;
+
+	if (!c->enabled)
+		return 0;
+	dns_set_pdns_runner(dns_pdns_via_v6pdctl);
+	r = dns_publish(h->store, c, &w->lease, now());
+	if (r == 0 || c->required)
+		return r < 0 ? err_wrap(r, "publishing in DNS (\"dns.required\")") : 0;
+	(void)fprintf(stderr, "v6pd: network \"%s\": publishing key \"%s\" in DNS failed (`v6pdctl "
+			      "dns sync` retries): %s\n",
+		      net_of(w), w->lease.key, err_msg(r));
+	return 0;
+}
+
 static int domain_apply(struct hook *h, const struct dom *d, bool start, bool reconnect)
 {
 	struct work *v = NULL;
@@ -544,7 +566,8 @@ static int domain_apply(struct hook *h, const struct dom *d, bool start, bool re
 		if ((r = lease_take(h, w, d->uuid, d->name)) < 0 ||
 		    ((!start || reconnect || !w->was_active) &&
 		     (r = reservation_put(h, w, d->name)) < 0) ||
-		    (r = start ? host_start(h, w) : host_prepare(h, w)) < 0) {
+		    (r = start ? host_start(h, w) : host_prepare(h, w)) < 0 ||
+		    ((!start || reconnect) && (r = dns_put(h, w)) < 0)) {
 			r = fail_undo(h, v, k + 1, w, r);
 			goto out;
 		}
@@ -564,6 +587,11 @@ int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect)
 	return domain_apply(h, d, true, reconnect);
 }
 
+static void log_failure(const char *what, int r)
+{
+	(void)fprintf(stderr, "v6pd: %s: %s (ignored)\n", what, err_msg(r));
+}
+
 /* Releases one lease into its reserved state (a no-op when it is already) and undoes its
  * attachment; no lease is no error. */
 static int detach(struct hook *h, const struct vmconf_entry *e, const char *key, const char *mac,
@@ -580,13 +608,13 @@ static int detach(struct hook *h, const struct vmconf_entry *e, const char *key,
 		return r;
 	if (e->match == VMCONF_MATCH_TAP)
 		r = tap_teardown(h, e, &l, tap);
+	if (e->cfg.dns.enabled) {
+		dns_set_pdns_runner(dns_pdns_via_v6pdctl);
+		if ((k = dns_withdraw(h->store, &e->cfg.dns, &l, now())) < 0)
+			log_failure("removing from DNS (`v6pdctl dns sync` retries)", k);
+	}
 	k = dnsmasq_host_remove(state_dir(h), e->cfg.name, mac);
 	return r < 0 ? r : k < 0 ? k : 0;
-}
-
-static void log_failure(const char *what, int r)
-{
-	(void)fprintf(stderr, "v6pd: %s: %s (ignored)\n", what, err_msg(r));
 }
 
 /* Failures are logged one line each and the others still undone: libvirt ignores the
@@ -614,6 +642,10 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 			w.e = e;
 			if ((r = make_key(&w, d->uuid, d->name, i->mac)) == 0)
 				r = detach(h, e, w.key, w.mac, i->target);
+			/* libvirt's dnsmasq: the bridge is not in this XML (dhcp6release.h) */
+			if (r == 0 && e->match == VMCONF_MATCH_NETWORK &&
+			    (r = dhcp6_release_libvirt(DHCP6_LIBVIRT_STATUS_DIR, NULL, i->mac)) > 0)
+				r = 0;
 			if (r < 0) {
 				(void)snprintf(what, sizeof(what),
 					       "interface %s (v6pd network \"%s\")", i->mac,
@@ -669,5 +701,11 @@ int hook_port_deleted(struct hook *h, const struct net_port *p)
 	    (r = make_key(&w, p->owner_uuid, p->owner_name, p->mac)) < 0 ||
 	    (r = detach(h, w.e, w.key, w.mac, NULL)) < 0)
 		return err_wrap(r, "interface %s (v6pd network \"%s\")", w.mac, net_of(&w));
+	/* libvirt's dnsmasq would refuse the reservation to another DUID until the guest's
+	 * DHCPv6 lease expires (see dhcp6release.h) */
+	if (p->bridge[0] &&
+	    (r = dhcp6_release_libvirt(DHCP6_LIBVIRT_STATUS_DIR, p->bridge, p->mac)) < 0)
+		return err_wrap(r, "interface %s: releasing its DHCPv6 lease in libvirt's dnsmasq",
+				w.mac);
 	return 0;
 }

@@ -251,6 +251,9 @@ int xml_port_parse(const char *buf, size_t len, struct net_port *ret)
 		r = err_set(-EINVAL, "<network>: %s <name>", r < 0 ? "too long a" : "no");
 		goto out;
 	}
+	/* a name too long for a link matches no bridge: left "" */
+	(void)copy_prop(child(child(root, "network"), "bridge"), "name", p.bridge,
+			sizeof(p.bridge));
 	port = child(root, "networkport");
 	r = 0;
 	if (!port)

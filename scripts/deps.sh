@@ -7,7 +7,10 @@ set -eu
 # and liblzma-dev for the archives libxml2's pkg-config --static names (v6pd-libvirt-hook).
 # libldns-dev: RFC 2136 + TSIG (linked); libcurl4-openssl-dev: the headers of the libcurl that
 # the PowerDNS backend loads at run time. The DNS tests run pdns-server (+ sqlite3 backend),
-# knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate.
+# knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate. The
+# renumbering tests delegate prefixes with kea-dhcp6-server to dhcpcd-base and
+# isc-dhcp-client. libvirt-dev: v6pdctl's libvirt verbs use the libvirt API (only v6pdctl
+# links it).
 pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev
 libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2
 zlib1g-dev libicu-dev liblzma-dev libldns-dev"
@@ -20,7 +23,8 @@ containernetworking-plugins podman runc containerd busybox-static tar golang-go
 golang-github-appc-cni-dev dnsmasq-base dhcpcd-base
 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iptables
 linux-image-cloud-amd64 cpio
-pdns-server pdns-backend-sqlite3 knot bind9 dnsutils"
+pdns-server pdns-backend-sqlite3 knot bind9 dnsutils
+kea-dhcp6-server isc-dhcp-client"
 fi
 missing=""
 for p in $pkgs; do

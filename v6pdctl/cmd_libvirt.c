@@ -2,31 +2,33 @@
  * into v6pdctl only; the hook never calls back into libvirt).
  *
  * A libvirt-managed network (a {"network": NAME} entry of the hook's config) gets its guests'
- * addresses from libvirt's own dnsmasq. The network carries the v6pd slice's ::1 with a
- * DHCPv6 range, which makes libvirt run stateful DHCPv6 (RA with the M flag, no A flag: the
- * reserved address is the guest's only global one), and dnsmasq passthrough options:
+ * addresses from libvirt's own dnsmasq. What the network gets, and why (each measured here
+ * with libvirt 9.0, dnsmasq 2.90 and the test guest):
  *
- *   dhcp-hostsdir=STATE/dhcp-hosts/NET   v6pd's reservations (one file per MAC, written by
- *                                        the hook at prepare / port-created; new files are
- *                                        read at once)
- *   dhcp-ignore=tag:dhcpv6,tag:!known    DHCPv6 for reserved MACs only (DHCPv4 on the same
- *                                        network is left alone)
- *   dhcp-lease-max=N                     maxLeases + the IPv4 ranges' size (see below)
- *   ra-param=*,10,600                    RA every 10 s with a router lifetime of 600 s
+ *   <ip family='ipv6' address='SLICE::1' prefix='LEN'>
+ *     <dhcp><host id='PLACEHOLDER_DUID' ip='SLICE::1'/></dhcp></ip>
+ *     A DHCPv6 <host> and no <range>: libvirt then runs dnsmasq's DHCPv6 in static mode
+ *     (dhcp-range=SLICE::1,static,LEN) with RA carrying the M flag and no A flag, so a guest
+ *     gets its reserved address or none, and that is its only global address. With a
+ *     <range>, a guest whose reservation is held by another client's unexpired lease (a
+ *     domain undefined and defined again has a new DUID) was given a range address instead,
+ *     one the store knows nothing of. libvirt's IPv6 <host> takes no MAC: the one it needs
+ *     binds the bridge's own address to a DUID no client has (a DUID-EN under the
+ *     documentation enterprise number 32473), which dnsmasq never hands out.
+ *   dhcp-hostsdir=STATE/dhcp-hosts/NET   v6pd's reservations, one file per MAC, written by
+ *                                        the hook at prepare / port-created; a new file is
+ *                                        read at once
+ *   dhcp-lease-max=MAXLEASES             dnsmasq's default is 1000 leases. Only when the
+ *                                        network has no IPv4 DHCP range: libvirt then writes
+ *                                        its own (their size), and dnsmasq refuses a second
+ *   ra-param=*,10,600                    RA every 10 s, router lifetime 600 s
  *
- * The range is the slice's ::1 alone: the bridge's own address, which dnsmasq never hands
- * out. So a guest gets its reserved address or none, never a dynamic one, also when its
- * reservation is held by another client's unexpired lease (measured: with a wider range a
- * redefined domain, whose DUID is new, got a range address). libvirt derives dhcp-lease-max
- * from the ranges' size, and dnsmasq counts reserved leases against it: the passthrough
- * option, written after libvirt's, sets it back.
- *
- * The router lifetime, measured here with the test guest (libvirt 9.0, dnsmasq 2.90): a
- * route (or nat, open) network's RA gives the guests a default route via the bridge's
- * link-local address; an isolated one (no <forward>) does not, because libvirt writes
- * ra-param=*,0,0 (router lifetime 0) for it. An isolated network keeps that (the host
- * forwards nothing for it); on the others ra-param=*,10,600 makes the advertisements as
- * frequent as v6pd's own dnsmasq's (a new prefix reaches the guests within 10 s).
+ * The default route: a route (or nat, open) network's RA gives guests a default route via
+ * the bridge's link-local address with or without ra-param; an isolated one (no <forward>)
+ * does not, because libvirt writes ra-param=*,0,0 (router lifetime 0) for it, and ours, later
+ * in the file, would override it (measured). An isolated network keeps libvirt's: the host
+ * forwards nothing for it. On the others ra-param makes the advertisements as frequent as
+ * those of v6pd's own dnsmasq (a new prefix reaches the guests within 10 s).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,20 +37,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "addrgen.h"
 #include "ctl.h"
+#include "dhcp6release.h"
 #include "dnsmasq.h"
 #include "err.h"
 #include "netxml.h"
 #include "vmconf.h"
 
-#define LEASE_SECONDS 3600	/* as v6pd's own dnsmasq (DNSMASQ_LEASE_TIME) */
 #define RA_ROUTED "ra-param=*,10,600"
-#define IGNORE_UNKNOWN "dhcp-ignore=tag:dhcpv6,tag:!known"
+/* DUID-EN (type 2), enterprise 32473 (RFC 5612: for documentation), "v6pd-no-client" */
+#define PLACEHOLDER_DUID "00:02:00:00:7e:d9:76:36:70:64:2d:6e:6f:2d:63:6c:69:65:6e:74"
 
 static void lv_silent(void *data, virErrorPtr e)
 {
@@ -85,26 +93,25 @@ static int lv_open(const struct ctl *c, virConnectPtr *ret)
 struct define {
 	const struct vmconf_entry *e;
 	struct store_net_info info;
-	char gw[INET6_ADDRSTRLEN], start[INET6_ADDRSTRLEN], end[INET6_ADDRSTRLEN];
+	char gw[INET6_ADDRSTRLEN];
 	char slice[PREFIX_STRLEN];
 	char hosts_dir[PATH_MAX], hosts_opt[PATH_MAX + 32], hosts_suffix[STORE_NAME_MAX + 16];
 	char lease_max_opt[64];
+	unsigned long ipv4_ranges;	/* libvirt's dhcp-lease-max, when not 0 */
 	struct netxml_want want;
 	const char *action;		/* created, updated, unchanged */
 	struct netxml_info edit;	/* what the edit found and removed */
 	char bridge[16];
 	bool active, autostart, restarted, restart_needed, started;
+	int reattached;			/* guest interfaces put back on the bridge */
 };
 
-/* The slice's ::1, which is also the whole DHCPv6 range (see the top). */
 static void plan(struct define *d)
 {
 	struct in6_addr a;
 
 	prefix_addr_with_host(&d->info.slice, ADDRGEN_GATEWAY_IID, &a);
 	(void)prefix_addr_to_string(&a, d->gw, sizeof(d->gw));
-	(void)snprintf(d->start, sizeof(d->start), "%s", d->gw);
-	(void)snprintf(d->end, sizeof(d->end), "%s", d->gw);
 	(void)prefix_to_string(&d->info.slice, d->slice, sizeof(d->slice));
 }
 
@@ -144,12 +151,10 @@ static int prepare(struct ctl *c, struct define *d, const char *name)
 	d->want = (struct netxml_want){
 		.address = d->gw,
 		.prefix = d->info.slice.len,
-		.range_start = d->start,
-		.range_end = d->end,
-		.lease_seconds = LEASE_SECONDS,
+		.host_id = PLACEHOLDER_DUID,
 		.hosts_suffix = d->hosts_suffix,
-		.options = { d->hosts_opt, IGNORE_UNKNOWN },
-		.n_options = 2,
+		.options = { d->hosts_opt },
+		.n_options = 1,
 	};
 	return 0;
 }
@@ -161,10 +166,12 @@ static void want_for(struct define *d, const char *xml)
 
 	if (netxml_inspect(xml, &d->want, &i) < 0)
 		err_clear();	/* netxml_edit() says what is wrong */
+	d->ipv4_ranges = i.ipv4_range_size;
+	d->want.n_options = 1;
 	(void)snprintf(d->lease_max_opt, sizeof(d->lease_max_opt), "dhcp-lease-max=%lu",
-		       (unsigned long)d->info.max_leases + i.ipv4_range_size);
-	d->want.n_options = 2;
-	d->want.options[d->want.n_options++] = d->lease_max_opt;
+		       (unsigned long)d->info.max_leases);
+	if (!i.ipv4_range_size)
+		d->want.options[d->want.n_options++] = d->lease_max_opt;
 	if (i.forward[0])
 		d->want.options[d->want.n_options++] = RA_ROUTED;
 }
@@ -210,17 +217,89 @@ static int restart(virNetworkPtr net, bool active)
 	return 0;
 }
 
+/* net-destroy takes the running guests' taps off the bridge and net-start does not put them
+ * back (measured, libvirt 9.0: the guests were cut off): put them back as libvirt does when
+ * libvirtd restarts (SIOCBRADDIF, libvirt's virNetDevBridgeAddPort()). */
+static int reattach(virConnectPtr conn, virNetworkPtr net, int *ret_n)
+{
+	const char *name = virNetworkGetName(net);
+	char *bridge = virNetworkGetBridgeName(net), taps[64][16];
+	virDomainPtr *v = NULL;
+	int n, fd = -1, r = 0;
+
+	*ret_n = 0;
+	if (!bridge)
+		return lv_fail(-EIO, "libvirt network \"%s\": its bridge", name);
+	n = virConnectListAllDomains(conn, &v, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	if (n < 0)
+		r = lv_fail(-EIO, "libvirt: listing running domains");
+	else if ((fd = socket(AF_LOCAL, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		r = err_set(-errno, "socket: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		char *xml = r == 0 ? virDomainGetXMLDesc(v[i], 0) : NULL;
+		int k = xml ? netxml_domain_taps(xml, name, taps, 64) : 0;
+
+		for (int j = 0; j < k && r == 0; j++) {
+			struct ifreq ifr = { 0 };
+
+			(void)snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", bridge);
+			ifr.ifr_ifindex = (int)if_nametoindex(taps[j]);
+			if (!ifr.ifr_ifindex)
+				continue;	/* the guest stopped meanwhile */
+			if (ioctl(fd, SIOCBRADDIF, &ifr) == 0)
+				++*ret_n;
+			else if (errno != EBUSY)	/* EBUSY: a port already */
+				r = err_set(-errno, "putting %s back on bridge %s: %s", taps[j],
+					    bridge, strerror(errno));
+		}
+		if (k < 0)
+			err_clear();	/* not ours to judge: skip that domain */
+		free(xml);
+		virDomainFree(v[i]);
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	free(v);
+	free(bridge);
+	return r;
+}
+
+/* After a failure: a new network is undefined, an existing one gets its previous definition
+ * back and is running again if it was. The failure's message is kept. */
+static int roll_back(virConnectPtr conn, virNetworkPtr net, bool created, const char *prev,
+		     bool was_active, int r)
+{
+	char msg[1024];
+	virNetworkPtr back;
+	bool ok;
+
+	(void)snprintf(msg, sizeof(msg), "%s", err_msg(r));
+	if (created) {
+		ok = (virNetworkIsActive(net) != 1 || virNetworkDestroy(net) == 0) &&
+		     virNetworkUndefine(net) == 0;
+		return err_set(r, "%s (%s)", msg, ok ? "the network was undefined again"
+						      : "undefining it again failed too");
+	}
+	back = virNetworkDefineXML(conn, prev);
+	ok = back && (!was_active || virNetworkIsActive(back) == 1 || virNetworkCreate(back) == 0);
+	if (back)
+		virNetworkFree(back);
+	return err_set(r, "%s (%s)", msg, ok ? "its previous definition is back"
+					      : "putting its previous definition back failed too");
+}
+
 /* Defines (or redefines) and, for a new network, starts it with autostart on. */
 static int apply(struct ctl *c, virConnectPtr conn, struct define *d, const char *name)
 {
 	virNetworkPtr net = NULL, defined = NULL;
-	char *xml = NULL, *edited = NULL;
-	bool created, live_ok = true;
+	char *xml = NULL, *edited = NULL, *now = NULL;
+	bool created, live_ok = true, was_active = false;
 	int r, a;
 
 	if ((r = current_xml(conn, name, &net, &xml)) < 0)
 		goto out;
 	created = !net;
+	was_active = net && virNetworkIsActive(net) == 1;
 	want_for(d, xml);
 	if ((r = netxml_edit(xml, &d->want, &edited, &d->edit)) < 0) {
 		r = err_wrap(r, "libvirt network \"%s\"", name);
@@ -239,18 +318,20 @@ static int apply(struct ctl *c, virConnectPtr conn, struct define *d, const char
 	}
 	if (created && virNetworkSetAutostart(defined, 1) < 0) {
 		r = lv_fail(-EIO, "libvirt network \"%s\": setting autostart", name);
-		goto out;
+		goto fail;
 	}
 	if ((a = virNetworkIsActive(defined)) < 0) {
 		r = lv_fail(-EIO, "libvirt network \"%s\"", name);
-		goto out;
+		goto fail;
 	}
 	d->active = a == 1;
 	if (d->active && (r = live_up_to_date(defined, d, &live_ok)) < 0)
-		goto out;
+		goto fail;
 	if (created || (c->restart && (!d->active || !live_ok))) {
 		if ((r = restart(defined, d->active)) < 0)
-			goto out;
+			goto fail;
+		if (d->active && (r = reattach(conn, defined, &d->reattached)) < 0)
+			goto out;	/* the network runs as wanted: no rolling back */
 		d->restarted = d->active;
 		d->started = !d->active;
 		d->active = true;
@@ -259,18 +340,22 @@ static int apply(struct ctl *c, virConnectPtr conn, struct define *d, const char
 	}
 	if (virNetworkGetAutostart(defined, &a) == 0)
 		d->autostart = a == 1;
-	free(xml);
-	xml = virNetworkGetXMLDesc(defined, VIR_NETWORK_XML_INACTIVE);
-	if (xml) {
+	now = virNetworkGetXMLDesc(defined, VIR_NETWORK_XML_INACTIVE);
+	if (now) {
 		struct netxml_info i;
 
-		if (netxml_inspect(xml, &d->want, &i) == 0)
+		if (netxml_inspect(now, &d->want, &i) == 0)
 			(void)snprintf(d->bridge, sizeof(d->bridge), "%s", i.bridge);
 		err_clear();
 	}
 	r = 0;
+	goto out;
+fail:
+	if (created || strcmp(d->action, "updated") == 0 || was_active)
+		r = roll_back(conn, defined, created, xml, was_active, r);
 out:
 	free(xml);
+	free(now);
 	free(edited);
 	if (net)
 		virNetworkFree(net);
@@ -293,17 +378,18 @@ static void print_define(const struct ctl *c, const struct define *d, const char
 			(void)json_array_append_new(opts, json_string(d->want.options[i]));
 		for (size_t i = 0; i < x->n_removed; i++)
 			(void)json_array_append_new(removed, json_string(x->removed[i]));
-		out_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:s, s:[s,s], s:s, s:o, "
-				   "s:o, s:b, s:b, s:b, s:b, s:b}",
+		out_json(json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:s, s:I, s:s, s:o, "
+				   "s:o, s:b, s:b, s:b, s:b, s:i, s:b}",
 				   "network", name, "v6pdNetwork", d->e->cfg.name, "action", d->action,
 				   "forward", fwd ? json_string(fwd) : json_null(),
 				   "bridge", d->bridge[0] ? json_string(d->bridge) : json_null(),
 				   "slice", d->slice, "sliceIndex", (json_int_t)d->info.slice_index,
-				   "gateway", d->gw, "dhcpRange", d->start, d->end,
+				   "gateway", d->gw, "leaseMax",
+				   (json_int_t)(d->ipv4_ranges ? d->ipv4_ranges : d->info.max_leases),
 				   "hostsDir", d->hosts_dir, "dnsmasqOptions", opts, "removed", removed,
 				   "active", d->active, "autostart", d->autostart,
 				   "started", d->started || d->restarted, "restarted", d->restarted,
-				   "restartNeeded", d->restart_needed));
+				   "reattached", d->reattached, "restartNeeded", d->restart_needed));
 		return;
 	}
 	(void)printf("libvirt network \"%s\": %s", name, d->action);
@@ -314,11 +400,18 @@ static void print_define(const struct ctl *c, const struct define *d, const char
 	if (!strcmp(d->action, "created"))
 		(void)printf(", autostart %s", d->autostart ? "on" : "off");
 	(void)printf("%s\n", d->started ? ", started" : d->restarted ? ", restarted" : "");
+	if (d->reattached)
+		(void)printf("  put %d running guest interface%s back on the bridge\n",
+			     d->reattached, d->reattached == 1 ? "" : "s");
 	(void)printf("  v6pd network \"%s\", slice %s (index %" PRIu64 ")\n", d->e->cfg.name,
 		     d->slice, d->info.slice_index);
 	(void)printf("  bridge %s: %s/%u; DHCPv6 for reserved MACs only\n",
 		     d->bridge[0] ? d->bridge : "(libvirt's choice)", d->gw, d->info.slice.len);
 	(void)printf("  libvirt's dnsmasq reads the reservations in %s\n", d->hosts_dir);
+	if (d->ipv4_ranges)
+		(void)printf("  note: dnsmasq serves at most %lu leases, IPv4 and IPv6 together "
+			     "(libvirt sets that from the IPv4 DHCP ranges)\n",
+			     d->ipv4_ranges);
 	for (size_t i = 0; i < x->n_removed; i++)
 		(void)printf("  replaced %s\n", x->removed[i]);
 	if (x->n_removed_more)
@@ -455,11 +548,20 @@ int libvirt_gc(struct ctl *c, int *ret_released, int *ret_domains)
 			if (r < 0)
 				break;
 			released++;
-			/* the hook removes the reservation when it releases; so does this */
-			if (v[i].mac[0] &&
-			    (q = dnsmasq_host_remove(c->vm->state_dir, net, v[i].mac)) < 0) {
+			/* the hook removes the reservation when it releases, and has libvirt's
+			 * dnsmasq forget the DHCPv6 lease; so does this */
+			if (!v[i].mac[0])
+				continue;
+			if ((q = dnsmasq_host_remove(c->vm->state_dir, net, v[i].mac)) < 0) {
 				(void)fprintf(stderr, "v6pdctl: %s: removing the reservation of %s: "
 						      "%s (the lease is released)\n",
+					      net, v[i].mac, err_msg(q));
+				err_clear();
+			}
+			if (c->vm->entries[k].match == VMCONF_MATCH_NETWORK &&
+			    (q = dhcp6_release_libvirt(DHCP6_LIBVIRT_STATUS_DIR, NULL,
+						       v[i].mac)) < 0) {
+				(void)fprintf(stderr, "v6pdctl: %s: %s: %s (the lease is released)\n",
 					      net, v[i].mac, err_msg(q));
 				err_clear();
 			}

@@ -1,5 +1,5 @@
-/* v6pdctl prefix set (its renumbering), prefix from-dhcp-env, prefix drain, and what prefix
- * show says about a renumbering. */
+/* v6pdctl prefix set (its renumbering), prefix from-dhcp-env, renumber, and what prefix show
+ * says about a renumbering. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +87,9 @@ int ctl_prefix_apply(struct ctl *c, const struct prefix *p, const char *why)
 		out_json(j);
 		return r;
 	}
+	/* a DHCP client's every renewal: nothing to say when nothing happened */
+	if (why && !changed && !rep.pending)
+		return r;
 	if (why)
 		(void)printf("%s: ", why);
 	if (!changed)
@@ -138,7 +141,8 @@ static int known_update(struct ctl *c, const struct pdenv *ev, const struct pref
 
 	if ((r = store_pd_load(c->store, &stored, &n)) < 0)
 		return r;
-	memcpy(known, stored, n * sizeof(*known));
+	if (n)
+		memcpy(known, stored, n * sizeof(*known));
 	free(stored);
 	pdenv_merge(known, &n, ev, c->now);
 	if ((r = store_pd_save(c->store, known, n)) < 0)
@@ -201,17 +205,26 @@ int cmd_prefix_from_dhcp_env(struct ctl *c)
 
 /* ---- drain and status ---- */
 
-int cmd_prefix_drain(struct ctl *c)
+int cmd_renumber(struct ctl *c)
 {
-	int r = renumber_drain(c->store, c->now);
+	struct renumber_report rep = { 0 };
+	struct renumber_opts o = { .now = c->now };
+	struct hostconf hc;
+	int r, drained;
 
-	if (r < 0)
+	if ((r = load_hostconf(&hc)) < 0)
 		return r;
-	if (c->json)
-		out_json(json_pack("{s:i}", "drained", r));
-	else
-		(void)printf("drained %d entr%s\n", r, r == 1 ? "y" : "ies");
-	return 0;
+	o.grace = hc.renumber_grace;
+	if ((drained = renumber_drain(c->store, c->now)) < 0)
+		return drained;
+	r = renumber_run(c->store, &o, &rep);
+	if (c->json) {
+		out_json(json_pack("{s:i, s:o}", "drained", drained, "renumbered", report_json(&rep)));
+		return r;
+	}
+	(void)printf("drained %d entr%s\n", drained, drained == 1 ? "y" : "ies");
+	report_text(&rep);
+	return r;
 }
 
 static json_t *drain_json(const struct store_drain *d, int64_t now)
@@ -256,16 +269,28 @@ static void drain_text(const struct store_drain *v, size_t n, int64_t now)
 
 int ctl_renumber_status(struct ctl *c, json_t *into)
 {
+	char b[PREFIX_STRLEN];
 	struct store_renumber_item *p = NULL;
 	struct store_drain *v = NULL;
+	struct prefix prev;
 	size_t np = 0, n = 0;
+	bool has_prev;
 	int r;
 
+	r = store_prefix_previous(c->store, &prev);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	err_clear();
+	has_prev = r == 0;
 	if ((r = store_renumber_pending(c->store, &p, &np)) < 0 ||
 	    (r = store_drain_list(c->store, &v, &n)) < 0)
 		goto out;
 	if (into) {
 		json_t *arr = json_array();
+
+		(void)json_object_set_new(into, "previous",
+					  has_prev ? json_string(prefix_to_string(&prev, b, sizeof(b)))
+						   : json_null());
 
 		for (size_t i = 0; i < n; i++)
 			(void)json_array_append_new(arr, drain_json(&v[i], c->now));
@@ -273,12 +298,14 @@ int ctl_renumber_status(struct ctl *c, json_t *into)
 		(void)json_object_set_new(into, "pending", json_integer((json_int_t)np));
 		goto out;
 	}
+	if (has_prev)
+		(void)printf("previous prefix %s\n", prefix_to_string(&prev, b, sizeof(b)));
 	drain_text(v, n, c->now);
 	if (np)
-		(void)printf("%zu lease%s not yet moved to the current prefix (the next `v6pdctl "
-			     "prefix set` finishes %s)\n",
+		(void)printf("%zu lease%s not yet moved to the current prefix (`v6pdctl renumber` "
+			     "finishes %s)\n",
 			     np, np == 1 ? "" : "s", np == 1 ? "it" : "them");
-	if (n || np)
+	if (n || np || has_prev)
 		(void)printf("\n");
 out:
 	free(p);

@@ -59,7 +59,7 @@ int cmd_dns_export(struct ctl *c);
 int cmd_dns_show(struct ctl *c);
 /* cmd_renumber.c: the delegated prefix from a DHCPv6 client's hook, renumbering, drains */
 int cmd_prefix_from_dhcp_env(struct ctl *c);
-int cmd_prefix_drain(struct ctl *c);
+int cmd_renumber(struct ctl *c);
 /* Sets p as the host prefix and moves every live attachment to it (renumber.h), after the
  * drains that are due; prints the outcome. why: what reported p (NULL: the operator). */
 int ctl_prefix_apply(struct ctl *c, const struct prefix *p, const char *why);

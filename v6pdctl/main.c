@@ -43,12 +43,14 @@ static const struct verb verbs[] = {
 	  "the new one is too small for the networks' slices, v6pd changes nothing and says so.\n"
 	  "--pd-interface and --pd-iaid (or \"pdInterface\", \"pdIaid\" in /etc/v6pd/v6pd.json)\n"
 	  "choose the delegation when the host holds several." },
-	{ "prefix drain", 0, 0, cmd_prefix_drain, "",
-	  "Removes what earlier renumberings left to drain once its grace is over (proxy NDP\n"
-	  "entries, expired host routes); `prefix set` and `from-dhcp-env` do it too." },
 	{ "prefix show", 0, 0, cmd_prefix_show, "",
 	  "Shows the host's delegated prefix, since when it holds, what earlier prefixes still\n"
 	  "drain and until when, leases not yet moved, and the networks with their slices." },
+	{ "renumber", 0, 0, cmd_renumber, "",
+	  "Finishes what renumberings left: moves the leases whose attachment does not carry the\n"
+	  "current prefix yet (a run cut short) and removes what drained once its grace is over\n"
+	  "(proxy NDP entries, expired host routes). `prefix set` and `from-dhcp-env` do both;\n"
+	  "this is for a timer between DHCP renewals." },
 	{ "networks", 0, 0, cmd_networks, "", "Lists the networks, their slices and lease counts." },
 	{ "leases", 0, OPT_NETWORK, cmd_leases, "[--network NAME]",
 	  "Lists leases: network, key, address, state, container, ifname, age (since the last\n"
@@ -71,7 +73,8 @@ static const struct verb verbs[] = {
 	  "in the networks of the hook's config whose domain libvirt no longer has (neither\n"
 	  "running nor defined, persistent or transient; asked through the libvirt API at URI,\n"
 	  "default libvirt's own) are released into the reserved state, their DHCPv6\n"
-	  "reservations removed. The store is the config's \"stateDir\"." },
+	  "reservations removed (and on libvirt-managed networks their leases in libvirt's\n"
+	  "dnsmasq released). The store is the config's \"stateDir\"." },
 	{ "dns sync", 0, OPT_NETWORK, cmd_dns_sync, "[--network NAME]",
 	  "Reconciles the store and DNS, for one network or every network whose ADDs recorded\n"
 	  "\"dns\" settings: publishes every lease that belongs in DNS again (adding what is\n"
@@ -90,17 +93,21 @@ static const struct verb verbs[] = {
 	  "default libvirt's own) so that libvirt's dnsmasq gives its guests their v6pd\n"
 	  "addresses. The v6pd network is the one of the entry with \"match\": {\"network\":\n"
 	  "NAME} in the libvirt hook's config (FILE, default $V6PD_LIBVIRT_CONFIG or\n"
-	  "/etc/v6pd/libvirt.json), created in the store at the config's \"stateDir\" if new,\n"
-	  "with its slice. The network gets <ip family='ipv6'> with the slice's ::1 and a\n"
-	  "DHCPv6 range, and dnsmasq options (dhcp-hostsdir: the reservations the hook writes;\n"
-	  "dhcp-ignore: DHCPv6 for reserved MACs only; ra-param: RA with a router lifetime, so\n"
-	  "guests route via the bridge, unless the network is isolated). A new network is\n"
-	  "defined with <forward mode='route'/>, autostarted and started. An existing one keeps\n"
-	  "everything else (forward mode, bridge, IPv4, other dnsmasq options); v6pd's IPv6\n"
-	  "<ip>, any other IPv6 <ip> with DHCP and v6pd's old options are replaced, and nothing\n"
-	  "is written when they are already as wanted. A running network takes the change\n"
-	  "when restarted: --restart does it (net-destroy + net-start; guests attached to it\n"
-	  "lose their link until reattached), otherwise the output says so." },
+	  "/etc/v6pd/libvirt.json); it is created in the store at the config's \"stateDir\"\n"
+	  "if new, and its slice is the network's. The network gets an IPv6 <ip> with the\n"
+	  "slice's ::1 and DHCPv6 for reserved addresses only (a <dhcp><host> binding ::1 to a\n"
+	  "DUID no client has: dnsmasq's static mode), and dnsmasq options: dhcp-hostsdir (the\n"
+	  "reservations the hook writes), dhcp-lease-max (maxLeases; not with IPv4 DHCP\n"
+	  "ranges, from which libvirt sets it) and, unless the network is isolated, ra-param\n"
+	  "(RA every 10 s with a router lifetime: the guests' default route). A new network\n"
+	  "is defined with <forward mode='route'/>, autostarted and started. An existing one\n"
+	  "keeps everything else (forward mode, bridge, IPv4, other dnsmasq options); v6pd's\n"
+	  "IPv6 <ip>, any other IPv6 <ip> with DHCP or in the slice, and v6pd's earlier\n"
+	  "options are replaced; nothing is written when they are as wanted already. A\n"
+	  "running network takes a change when restarted: --restart does that (net-destroy +\n"
+	  "net-start, then the running guests' interfaces are put back on the bridge, which\n"
+	  "libvirt does not do), otherwise the output says it is needed. A failed define or\n"
+	  "restart puts the network's previous definition back (a new one is undefined)." },
 };
 
 static void usage(FILE *f)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -21,16 +22,16 @@ static void xml_silent(void *ctx, const char *msg, ...)
 }
 
 /* libvirt's own output, but parsed as carefully as anything else: no network, no DTD. */
-static int parse(const char *xml, xmlDocPtr *ret)
+static int parse_as(const char *xml, const char *root_name, xmlDocPtr *ret)
 {
 	size_t len = xml ? strlen(xml) : 0;
 	xmlDocPtr doc;
 	xmlNode *root;
 
 	if (len == 0)
-		return err_set(-EINVAL, "network XML: empty");
+		return err_set(-EINVAL, "%s XML: empty", root_name);
 	if (len > XML_MAX)
-		return err_set(-EFBIG, "network XML: larger than %u MiB", XML_MAX >> 20);
+		return err_set(-EFBIG, "%s XML: larger than %u MiB", root_name, XML_MAX >> 20);
 	xmlSetGenericErrorFunc(NULL, xml_silent);
 	doc = xmlReadMemory(xml, (int)len, "network.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
@@ -43,19 +44,25 @@ static int parse(const char *xml, xmlDocPtr *ret)
 			(void)snprintf(msg, sizeof(msg), "%s", e->message);
 			msg[strcspn(msg, "\r\n")] = '\0';
 		}
-		return err_set(-EINVAL, "network XML: line %d: %s", e ? e->line : 0, msg);
+		return err_set(-EINVAL, "%s XML: line %d: %s", root_name, e ? e->line : 0, msg);
 	}
 	if (doc->intSubset || doc->extSubset) {
 		xmlFreeDoc(doc);
-		return err_set(-EINVAL, "network XML: a <!DOCTYPE> is not accepted");
+		return err_set(-EINVAL, "%s XML: a <!DOCTYPE> is not accepted", root_name);
 	}
 	root = xmlDocGetRootElement(doc);
-	if (!root || root->ns || strcmp((const char *)root->name, "network") != 0) {
+	if (!root || root->ns || strcmp((const char *)root->name, root_name) != 0) {
 		xmlFreeDoc(doc);
-		return err_set(-EINVAL, "network XML: the root element is not <network>");
+		return err_set(-EINVAL, "%s XML: the root element is not <%s>", root_name,
+			       root_name);
 	}
 	*ret = doc;
 	return 0;
+}
+
+static int parse(const char *xml, xmlDocPtr *ret)
+{
+	return parse_as(xml, "network", ret);
 }
 
 static int dump(xmlDocPtr doc, char **ret)
@@ -189,42 +196,29 @@ static bool ip_is_ours(const xmlNode *ip, const struct netxml_want *w)
 	return first_el(ip, "dhcp") || in_slice(attr(ip, "address", a, sizeof(a)), w);
 }
 
-/* libvirt's <lease expiry='N' unit='seconds|minutes|hours'/> (minutes by default) in
- * seconds; 0 for infinite or unreadable. */
-static unsigned long lease_seconds(const xmlNode *lease)
-{
-	char e[32], u[32];
-	unsigned long v;
-
-	if (!parse_uint(attr(lease, "expiry", e, sizeof(e)), &v))
-		return 0;
-	attr(lease, "unit", u, sizeof(u));
-	if (!u[0] || strcmp(u, "minutes") == 0)
-		return v * 60;
-	if (strcmp(u, "hours") == 0)
-		return v * 3600;
-	return strcmp(u, "seconds") == 0 ? v : 0;
-}
-
-/* Exactly the wanted <ip>: address, prefix, one <dhcp> with one <range> and its lease. */
+/* Exactly the wanted <ip>: address, prefix, and a <dhcp> with the placeholder <host> only. */
 static bool ip_matches(const xmlNode *ip, const struct netxml_want *w)
 {
-	char a[NETXML_TEXT_MAX], p[16], s[NETXML_TEXT_MAX], e[NETXML_TEXT_MAX];
-	const xmlNode *dhcp = first_el(ip, "dhcp"), *range, *lease;
+	char a[NETXML_TEXT_MAX], p[16], id[NETXML_TEXT_MAX], hip[NETXML_TEXT_MAX];
+	const xmlNode *dhcp = first_el(ip, "dhcp"), *host;
 	unsigned long pl;
 
 	if (!addr_eq(attr(ip, "address", a, sizeof(a)), w->address) ||
 	    !parse_uint(attr(ip, "prefix", p, sizeof(p)), &pl) || pl != w->prefix ||
 	    n_elements(ip) != 1 || !dhcp || n_elements(dhcp) != 1 ||
-	    !(range = first_el(dhcp, "range")))
+	    !(host = first_el(dhcp, "host")) || n_elements(host) != 0)
 		return false;
-	if (!addr_eq(attr(range, "start", s, sizeof(s)), w->range_start) ||
-	    !addr_eq(attr(range, "end", e, sizeof(e)), w->range_end))
-		return false;
-	lease = first_el(range, "lease");
-	if (!w->lease_seconds)
-		return n_elements(range) == 0;
-	return n_elements(range) == 1 && lease && lease_seconds(lease) == w->lease_seconds;
+	return strcasecmp(attr(host, "id", id, sizeof(id)), w->host_id) == 0 &&
+	       addr_eq(attr(host, "ip", hip, sizeof(hip)), w->address) &&
+	       !xmlHasProp(host, (const xmlChar *)"name") && !xmlHasProp(host, (const xmlChar *)"mac");
+}
+
+static bool wanted(const char *v, const struct netxml_want *w)
+{
+	for (size_t i = 0; i < w->n_options; i++)
+		if (strcmp(v, w->options[i]) == 0)
+			return true;
+	return false;
 }
 
 static bool opt_is_ours(const char *v, const struct netxml_want *w)
@@ -232,9 +226,8 @@ static bool opt_is_ours(const char *v, const struct netxml_want *w)
 	static const char hd[] = "dhcp-hostsdir=";
 	size_t n = strlen(v), sl = w->hosts_suffix ? strlen(w->hosts_suffix) : 0;
 
-	for (size_t i = 0; i < w->n_options; i++)
-		if (strcmp(v, w->options[i]) == 0)
-			return true;
+	if (wanted(v, w))
+		return true;
 	if (sl && strncmp(v, hd, sizeof(hd) - 1) == 0 && n >= sl &&
 	    strcmp(v + n - sl, w->hosts_suffix) == 0)
 		return true;
@@ -348,28 +341,18 @@ static bool set(xmlNode *n, const char *name, const char *value)
 /* The wanted <ip>, not yet in the tree. */
 static xmlNode *make_ip(const struct netxml_want *w)
 {
-	xmlNode *ip = xmlNewNode(NULL, (const xmlChar *)"ip"), *dhcp, *range, *lease;
-	char p[16], e[32];
+	xmlNode *ip = xmlNewNode(NULL, (const xmlChar *)"ip"), *dhcp, *host;
+	char p[16];
 
 	(void)snprintf(p, sizeof(p), "%u", w->prefix);
 	if (!set(ip, "family", "ipv6") || !set(ip, "address", w->address) ||
 	    !set(ip, "prefix", p) || !(dhcp = new_el(ip, "dhcp")) ||
-	    !(range = new_el(dhcp, "range")) || !set(range, "start", w->range_start) ||
-	    !set(range, "end", w->range_end))
-		goto fail;
-	if (w->lease_seconds) {
-		bool hours = w->lease_seconds % 3600 == 0;
-
-		(void)snprintf(e, sizeof(e), "%u", hours ? w->lease_seconds / 3600
-							 : w->lease_seconds);
-		if (!(lease = new_el(range, "lease")) || !set(lease, "expiry", e) ||
-		    !set(lease, "unit", hours ? "hours" : "seconds"))
-			goto fail;
+	    !(host = new_el(dhcp, "host")) || !set(host, "id", w->host_id) ||
+	    !set(host, "ip", w->address)) {
+		xmlFreeNode(ip);
+		return NULL;
 	}
 	return ip;
-fail:
-	xmlFreeNode(ip);
-	return NULL;
 }
 
 /* Where the new <ip> goes: after the last <ip>, else before the first of <route> and the
@@ -438,7 +421,9 @@ static int edit(xmlNode *root, const struct netxml_want *w, struct netxml_info *
 			continue;
 		attr(c, "prefix", p, sizeof(p));
 		attr(c, "address", a, sizeof(a));
-		if (first_el(c, "dhcp"))
+		if (ip_matches(c, w))
+			;	/* put back as it was: not worth a word */
+		else if (first_el(c, "dhcp"))
 			note_removed(info, "<ip> %s/%s (DHCPv6)", a, p);
 		else
 			note_removed(info, "<ip> %s/%s", a, p);
@@ -451,7 +436,8 @@ static int edit(xmlNode *root, const struct netxml_want *w, struct netxml_info *
 		next = c->next;
 		if (!is_dnsmasq(c, "option") || !opt_is_ours(attr(c, "value", v, sizeof(v)), w))
 			continue;
-		note_removed(info, "<dnsmasq:option> %s", v);
+		if (!wanted(v, w))
+			note_removed(info, "<dnsmasq:option> %s", v);
 		xmlUnlinkNode(c);
 		xmlFreeNode(c);
 	}
@@ -516,4 +502,28 @@ int netxml_new(const char *name, char **ret)
 	r = dump(doc, ret);
 	xmlFreeDoc(doc);
 	return r;
+}
+
+int netxml_domain_taps(const char *xml, const char *network, char (*ret)[16], size_t max)
+{
+	const xmlNode *devs;
+	xmlDocPtr doc;
+	size_t n = 0;
+	int r;
+
+	if ((r = parse_as(xml, "domain", &doc)) < 0)
+		return r;
+	devs = first_el(xmlDocGetRootElement(doc), "devices");
+	for (const xmlNode *c = devs ? devs->children : NULL; c && n < max; c = c->next) {
+		const xmlNode *src = is_el(c, "interface") ? first_el(c, "source") : NULL;
+		const xmlNode *tgt = src ? first_el(c, "target") : NULL;
+		char v[NETXML_TEXT_MAX];
+
+		if (!tgt || !attr_is(c, "type", "network") || !attr_is(src, "network", network) ||
+		    !attr(tgt, "dev", v, sizeof(v))[0] || strlen(v) >= 16)
+			continue;
+		memcpy(ret[n++], v, strlen(v) + 1);	/* shorter than 16, checked above */
+	}
+	xmlFreeDoc(doc);
+	return (int)n;
 }

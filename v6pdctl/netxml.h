@@ -1,8 +1,8 @@
 /* netxml: what `v6pdctl libvirt network define` changes in a libvirt network's XML, as pure
  * functions on strings (libxml2 only, no libvirt), so they are unit-tested without a daemon.
  *
- * v6pd owns two parts of the network: one IPv6 <ip> (the slice's ::1 with a DHCPv6 range) and
- * some <dnsmasq:option>s (namespace NETXML_DNSMASQ_NS). Everything else is the user's and is
+ * v6pd owns two parts of the network: one IPv6 <ip> (the slice's ::1 with DHCPv6) and some
+ * <dnsmasq:option>s (namespace NETXML_DNSMASQ_NS). Everything else is the user's and is
  * kept as it is. libvirt keeps neither comments nor attributes it does not know, so v6pd's
  * parts are recognised by what they are:
  *  - an IPv6 <ip> with a <dhcp> element (libvirt serves DHCPv6 on one IPv6 subnet per network,
@@ -21,13 +21,15 @@
 #define NETXML_REMOVED_MAX 16
 #define NETXML_TEXT_MAX 256
 
-/* What v6pd's parts must be. Strings are borrowed. */
+/* What v6pd's parts must be. Strings are borrowed. The <ip> is
+ *   <ip family='ipv6' address=ADDRESS prefix=PREFIX>
+ *     <dhcp><host id=HOST_ID ip=ADDRESS/></dhcp></ip>
+ * a DHCPv6 host and no range: libvirt then runs DHCPv6 in dnsmasq's static mode
+ * (dhcp-range=ADDRESS,static,PREFIX), which hands out reserved addresses only. */
 struct netxml_want {
 	const char *address;		/* the slice's ::1, e.g. "2001:db8:0:1::1" */
 	unsigned prefix;		/* the slice length, 64..120 */
-	const char *range_start;	/* the DHCPv6 range */
-	const char *range_end;
-	unsigned lease_seconds;		/* the range's lease time; 0: libvirt's default */
+	const char *host_id;		/* a DUID no client has */
 	const char *hosts_suffix;	/* "/dhcp-hosts/NETWORK": our hostsdir anywhere */
 	const char *options[NETXML_OPTS_MAX];	/* dnsmasq option values, in order */
 	size_t n_options;
@@ -40,7 +42,8 @@ struct netxml_info {
 	char bridge[16];		/* <bridge name>; "" when libvirt has not chosen one yet */
 	unsigned long ipv4_range_size;	/* addresses in the IPv4 DHCP ranges */
 	bool up_to_date;		/* v6pd's parts are exactly the wanted ones */
-	size_t n_removed;		/* what an edit took out, e.g. "<ip> 2001:db8::1/64 (DHCPv6)",
+	size_t n_removed;		/* what an edit took out and did not put back as it
+					 * was, e.g. "<ip> 2001:db8::1/64 (DHCPv6)",
 					 * "<dnsmasq:option> ra-param=*,0,0" */
 	char removed[NETXML_REMOVED_MAX][NETXML_TEXT_MAX];
 	size_t n_removed_more;		/* removed beyond NETXML_REMOVED_MAX */
@@ -60,3 +63,8 @@ int netxml_inspect(const char *xml, const struct netxml_want *w, struct netxml_i
  * passthrough, private, vepa, hostdev). */
 int netxml_edit(const char *xml, const struct netxml_want *w, char **ret_xml,
 		struct netxml_info *ret);
+
+/* The host-side devices (<target dev>) of a running domain's interfaces on libvirt network
+ * `network` (<interface type='network'><source network=...>), from the domain's live XML:
+ * up to max names into ret. Returns their number, or -EINVAL for XML that is not a domain. */
+int netxml_domain_taps(const char *xml, const char *network, char (*ret)[16], size_t max);

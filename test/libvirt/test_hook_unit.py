@@ -56,6 +56,23 @@ class Lifecycle(HookCase):
         self.assertEqual(self.reservations("vmnet"),
                          {MAC_NET: "%s,[%s],%s" % (MAC_NET, l["address"], DOMAIN)})
 
+    def test_dns_published_at_prepare_and_withdrawn_at_stop(self):
+        """A network's "dns" object publishes VMs as it does containers (issue 5): the hosts
+        file gets the domain's name and address at prepare, and loses it at stopped."""
+        hosts = os.path.join(self.tmp, "hosts")
+        self.write_conf([HookCase.entry({"network": LIBVIRT_NET}, "vmnet", subnetId=1,
+                                        dns={"zone": "vms.example.", "hostsDir": hosts,
+                                             "ptr": False})])
+        self.qemu("prepare", "begin", read_input("prepare.xml"))
+        addr = self.leases()[("vmnet", key(MAC_NET))]["address"]
+        path = os.path.join(hosts, "v6pd-vmnet.hosts")
+        with open(path) as f:
+            lines = [l.split() for l in f if l.strip() and not l.startswith("#")]
+        self.assertEqual(lines, [[addr, "%s.vms.example" % DOMAIN]])
+        self.qemu("stopped", "end", read_input("stopped.xml"))
+        with open(path) as f:
+            self.assertEqual([l for l in f if l.strip() and not l.startswith("#")], [])
+
     def test_start_restart_destroy_start(self):
         self.write_conf(NET_ONLY)
         self.start_sequence()

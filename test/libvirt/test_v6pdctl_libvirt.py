@@ -11,12 +11,10 @@ gc --libvirt: the active lease of a domain libvirt does not have is released (an
 expired with --older-than), the leases of defined and of running transient domains stay.
 """
 import ipaddress
-import itertools
 import json
 import os
 import subprocess
 import sys
-import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,6 +28,7 @@ ISO = RUN + "-iso"        # an isolated network
 GCN = RUN + "-gc"         # for gc --libvirt
 GCN2 = RUN + "-gc2"       # for gc --libvirt failing
 UNLISTED = RUN + "-none"  # no config entry
+OLD_SUBNET = 200 << 16    # the /80 slices of the /64 slice 200, which no /64 network takes
 
 
 def setUpModule():
@@ -38,7 +37,7 @@ def setUpModule():
         {"match": {"network": NEW}, "name": RUN + "-v6new", "prefix": str(lv.prefix),
          "subnetId": 5},
         {"match": {"network": OLD}, "name": RUN + "-v6old", "prefix": str(lv.prefix),
-         "subnetId": 6, "sliceLength": 80},
+         "subnetId": OLD_SUBNET, "sliceLength": 80},
         {"match": {"network": ISO}, "name": RUN + "-v6iso", "prefix": str(lv.prefix)},
         {"match": {"network": GCN}, "name": RUN + "-v6gc", "prefix": str(lv.prefix)},
         {"match": {"network": GCN2}, "name": RUN + "-v6gc2", "prefix": str(lv.prefix)},
@@ -53,7 +52,8 @@ def ctl(*args, check=True, json_out=False):
     lv = virt.LV
     env = dict(os.environ, V6PD_LIBVIRT_CONFIG=lv.conf)
     env.pop("V6PD_STATE_DIR", None)
-    argv = [virt.V6PDCTL] + (["--json"] if json_out else []) + list(args)
+    argv = [virt.V6PDCTL, "--state-dir", lv.state] + (["--json"] if json_out else []) + \
+        list(args)
     p = virt.sh(*argv, check=check, env=env)
     if json_out and p.returncode == 0:
         return json.loads(p.stdout)
@@ -75,7 +75,8 @@ def options(xml):
 
 
 def slice_of(index, length=64):
-    return next(itertools.islice(virt.LV.prefix.subnets(new_prefix=length), index, None))
+    base = int(virt.LV.prefix.network_address)
+    return ipaddress.IPv6Network((base + (index << (128 - length)), length))
 
 
 def hosts_dir(v6net):
@@ -106,14 +107,12 @@ class Define(virt.VirtCase):
         self.assertEqual(len(ips), 1, xml)
         self.assertEqual(ipaddress.IPv6Address(ips[0].get("address")), sl[1])
         self.assertEqual(ips[0].get("prefix"), "64")
-        # the range is the bridge's own address: dnsmasq hands out reservations only
-        rng = ips[0].find("dhcp/range")
-        self.assertEqual(ipaddress.IPv6Address(rng.get("start")), sl[1])
-        self.assertEqual(ipaddress.IPv6Address(rng.get("end")), sl[1])
+        # DHCPv6 with a host and no range: dnsmasq hands out reservations only
+        dhcp = list(ips[0].find("dhcp"))
+        self.assertEqual([e.tag for e in dhcp], ["host"])
+        self.assertEqual(ipaddress.IPv6Address(dhcp[0].get("ip")), sl[1])
         hd = hosts_dir(RUN + "-v6new")
-        self.assertEqual(options(xml), ["dhcp-hostsdir=" + hd,
-                                        "dhcp-ignore=tag:dhcpv6,tag:!known",
-                                        "dhcp-lease-max=4096",
+        self.assertEqual(options(xml), ["dhcp-hostsdir=" + hd, "dhcp-lease-max=4096",
                                         "ra-param=*,10,600"])
         self.assertTrue(os.path.isdir(hd))
         # the store has the network, with the slice the config asks for
@@ -125,9 +124,9 @@ class Define(virt.VirtCase):
             conf = f.read()
         self.assertIn("\ndhcp-hostsdir=%s\n" % hd, conf)
         self.assertIn("\nenable-ra\n", conf)
-        self.assertIn("\ndhcp-range=%s,%s,64,1h\n" % (sl[1], sl[1]), conf)
-        self.assertEqual([l for l in conf.splitlines() if l.startswith("dhcp-lease-max=")][-1],
-                         "dhcp-lease-max=4096", "ours comes after libvirt's and wins")
+        self.assertIn("\ndhcp-range=%s,static,64\n" % sl[1], conf)
+        self.assertEqual([l for l in conf.splitlines() if l.startswith("dhcp-lease-max=")],
+                         ["dhcp-lease-max=4096"])
         self.assertNotIn("ra-param=*,0,0", conf)
         pid = virt.read_pidfile("/run/libvirt/network/%s.pid" % NEW)
         self.assertTrue(virt.pid_alive(pid), "libvirt's dnsmasq for %s" % NEW)
@@ -157,6 +156,41 @@ class Define(virt.VirtCase):
         self.assert_pings(addr)
         virt.log("guest on %s: %s, %s" % (NEW, addr, route))
 
+        # the running network made to differ (a restart by hand cuts the guest off: libvirt
+        # does not put the taps of running guests back on the bridge): --restart applies the
+        # wanted settings and puts the guest back
+        tap = lv.taps_of(name)[mac]
+        changed = before.replace("<dnsmasq:option value='ra-param=*,10,600'/>", "")
+        path = os.path.join(lv.tmp, NEW + "-changed.xml")
+        with open(path, "w") as f:
+            f.write(changed)
+        lv.virsh("net-define", path)
+        lv.virsh("net-destroy", NEW)
+        lv.virsh("net-start", NEW)
+        self.assertFalse(os.path.exists("/sys/class/net/%s/master" % tap))
+        j = ctl("libvirt", "network", "define", NEW, json_out=True)
+        self.assertEqual((j["action"], j["restartNeeded"], j["removed"]), ("updated", True, []))
+        j = ctl("libvirt", "network", "define", NEW, "--restart", json_out=True)
+        self.assertEqual((j["action"], j["restarted"], j["reattached"]), ("unchanged", True, 1))
+        self.assertEqual(os.path.basename(os.readlink("/sys/class/net/%s/master" % tap)),
+                         bridge)
+        self.assertIn("ra-param=*,10,600", options(net_xml(NEW, inactive=False)))
+        self.assert_pings(addr)
+
+        # the guest's DHCPv6 lease leaves libvirt's dnsmasq with the guest (the hook's
+        # port-deleted sends the Release), so a new DUID can have the reservation
+        status = "/var/lib/libvirt/dnsmasq/%s.status" % bridge
+
+        def leased():
+            try:
+                with open(status) as f:
+                    return [l for l in json.load(f) if l.get("mac-address") == mac]
+            except (OSError, ValueError):
+                return []
+        self.assertTrue(leased(), "libvirt's dnsmasq has the guest's lease")
+        self.destroy(name)
+        virt.wait_for(lambda: not leased(), 5, 0.1, "the lease to leave " + status)
+
     def test_existing_network_keeps_user_settings_and_restarts_on_request(self):
         lv = virt.LV
         user = """<network xmlns:dnsmasq='http://libvirt.org/schemas/network/dnsmasq/1.0'>
@@ -181,7 +215,7 @@ class Define(virt.VirtCase):
         self.assertTrue(j["restartNeeded"])
         self.assertFalse(j["restarted"])
         self.assertEqual(j["removed"], ["<ip> fd00:%x::1/64 (DHCPv6)" % (os.getpid() & 0xffff)])
-        sl = slice_of(6, 80)
+        sl = slice_of(OLD_SUBNET, 80)
         self.assertEqual(j["slice"], str(sl))
         xml = net_xml(OLD)
         root = ET.fromstring(xml)
@@ -195,9 +229,9 @@ class Define(virt.VirtCase):
         self.assertEqual([(ipaddress.IPv6Address(i.get("address")), i.get("prefix"))
                           for i in ips], [(sl[1], "80")])
         self.assertEqual(options(xml), ["log-dhcp", "dhcp-hostsdir=" + hosts_dir(RUN + "-v6old"),
-                                        "dhcp-ignore=tag:dhcpv6,tag:!known",
-                                        "dhcp-lease-max=4107", "ra-param=*,10,600"],
-                         "the user's option kept; the lease cap counts the IPv4 range")
+                                        "ra-param=*,10,600"],
+                         "the user's option kept; libvirt caps the leases (IPv4 range)")
+        self.assertEqual(j["leaseMax"], 11)
         # the running network still has the old <ip> until it is restarted
         self.assertEqual(len(v6_ips(net_xml(OLD, inactive=False))), 1)
         self.assertNotEqual(ipaddress.IPv6Address(
@@ -237,7 +271,6 @@ class Define(virt.VirtCase):
         xml = net_xml(ISO)
         self.assertIsNone(ET.fromstring(xml).find("forward"))
         self.assertEqual(options(xml), ["dhcp-hostsdir=" + hosts_dir(RUN + "-v6iso"),
-                                        "dhcp-ignore=tag:dhcpv6,tag:!known",
                                         "dhcp-lease-max=4096"])
         self.assertEqual(net_info(ISO)["Active"], "no")
 
@@ -272,7 +305,8 @@ class Define(virt.VirtCase):
             f.write("<network><name>%s</name><forward mode='bridge'/><bridge name='%s'/>"
                     "</network>" % (UNLISTED, br))
         lv.virsh("net-define", path)
-        cfg = dict(json.load(open(lv.conf)))
+        with open(lv.conf) as f:
+            cfg = json.load(f)
         lv.write_config(cfg["interfaces"] + [{"match": {"network": UNLISTED},
                                               "name": RUN + "-v6hb",
                                               "prefix": str(lv.prefix)}])
@@ -375,4 +409,4 @@ class GcLibvirt(virt.VirtCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    virt.main()

@@ -374,9 +374,14 @@ class Libvirt:
 
     # -- daemon --
     def start(self):
-        self.lock = open(LOCK, "w")
+        lock = open(LOCK, "w")
         t0 = time.monotonic()
-        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except BaseException:
+            lock.close()
+            raise
+        self.lock = lock
         if time.monotonic() - t0 > 1:
             log("waited %.0f s for another run's libvirtd" % (time.monotonic() - t0))
         foreign = procs_named("libvirtd")

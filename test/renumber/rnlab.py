@@ -206,11 +206,9 @@ class Dhcpcd(Client):
                     f"allowinterfaces {UPLINK}\ninterface {UPLINK}\n  ia_pd 1 -\n")
         # dhcpcd's run and lease directories are compiled in: private ones, bound in the
         # mount namespace `ip netns exec` makes (not over /run: the hook needs /run/netns)
-        if not os.path.isdir("/run/dhcpcd"):
-            os.makedirs("/run/dhcpcd")
-            self.lab.tc.addCleanup(lambda: os.rmdir("/run/dhcpcd")
-                                   if os.path.isdir("/run/dhcpcd") and
-                                   not os.listdir("/run/dhcpcd") else None)
+        # /run/dhcpcd itself is dhcpcd's own directory, made here when missing and left
+        # (removing it would detach the mounts of a concurrent test's dhcpcd)
+        os.makedirs("/run/dhcpcd", exist_ok=True)
         script = (f"mount --bind {self.dir}/run /run/dhcpcd && "
                   f"mount --bind {self.dir}/db /var/lib/dhcpcd && "
                   f"exec dhcpcd -B -d -f {conf} {UPLINK}")

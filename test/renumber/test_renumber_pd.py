@@ -15,6 +15,7 @@ answers the new address.
 import ipaddress
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -59,8 +60,12 @@ class Base:
         return self.lab.show()["prefix"]
 
     def wait_prefix(self, want, timeout):
-        rnlab.wait_for(lambda: self.prefix() == want, timeout,
+        """Until the hook has run v6pdctl to its end with want: it prints the prefix once
+        the renumbering is done (the store has it before)."""
+        rnlab.wait_for(lambda: re.search(f": prefix {re.escape(want)}( |$)",
+                                         self.pd.hook_log(), re.M), timeout,
                        f"v6pd's prefix {want} (hook log:\n{self.pd.hook_log()[-3000:]})")
+        self.assertEqual(self.prefix(), want)
 
     def add(self, conf, name):
         ns = self.lab.netns()

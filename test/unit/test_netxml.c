@@ -17,19 +17,17 @@
 #include "netxml.h"
 
 #define HOSTS "dhcp-hostsdir=/var/lib/v6pd/dhcp-hosts/vms"
+#define DUID "00:02:00:00:7e:d9:76:36:70:64"
 
 static struct netxml_want want(void)
 {
 	return (struct netxml_want){
 		.address = "2001:db8:0:3::1",
 		.prefix = 64,
-		.range_start = "2001:db8:0:3::1",
-		.range_end = "2001:db8:0:3::1",
-		.lease_seconds = 3600,
+		.host_id = DUID,
 		.hosts_suffix = "/dhcp-hosts/vms",
-		.options = { HOSTS, "dhcp-ignore=tag:dhcpv6,tag:!known", "dhcp-lease-max=4096",
-			     "ra-param=*,10,600" },
-		.n_options = 4,
+		.options = { HOSTS, "dhcp-lease-max=4096", "ra-param=*,10,600" },
+		.n_options = 3,
 	};
 }
 
@@ -68,13 +66,11 @@ static void assert_ours(const char *xml, const struct netxml_want *w)
 	struct netxml_info i;
 
 	assert_has(xml, "/network/ip[@family='ipv6' and @address='2001:db8:0:3::1' and "
-			"@prefix='64']/dhcp/range[@start='2001:db8:0:3::1' and "
-			"@end='2001:db8:0:3::1']/lease[@expiry='1' and @unit='hours']", 1);
+			"@prefix='64']/dhcp/host[@id='" DUID "' and @ip='2001:db8:0:3::1']", 1);
 	assert_has(xml, "/network/ip[@family='ipv6']/dhcp", 1);
+	assert_has(xml, "/network/ip[@family='ipv6']/dhcp/*", 1);
 	assert_has(xml, "/network/dm:options", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='" HOSTS "']", 1);
-	assert_has(xml, "/network/dm:options/dm:option[@value='dhcp-ignore=tag:dhcpv6,"
-			"tag:!known']", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='dhcp-lease-max=4096']", 1);
 	assert_has(xml, "/network/dm:options/dm:option[@value='ra-param=*,10,600']", 1);
 	assert_int_equal(netxml_inspect(xml, w, &i), 0);
@@ -124,14 +120,11 @@ static const char *const defined =
 	"  <mac address='52:54:00:12:34:56'/>\n"
 	"  <ip family='ipv6' address='2001:db8:0:3::1' prefix='64'>\n"
 	"    <dhcp>\n"
-	"      <range start='2001:db8:0:3::1' end='2001:db8:0:3::1'>\n"
-	"        <lease expiry='1' unit='hours'/>\n"
-	"      </range>\n"
+	"      <host id='" DUID "' ip='2001:db8:0:3::1'/>\n"
 	"    </dhcp>\n"
 	"  </ip>\n"
 	"  <dnsmasq:options>\n"
 	"    <dnsmasq:option value='" HOSTS "'/>\n"
-	"    <dnsmasq:option value='dhcp-ignore=tag:dhcpv6,tag:!known'/>\n"
 	"    <dnsmasq:option value='dhcp-lease-max=4096'/>\n"
 	"    <dnsmasq:option value='ra-param=*,10,600'/>\n"
 	"  </dnsmasq:options>\n"
@@ -245,9 +238,11 @@ static void test_differences_are_seen(void **state)
 {
 	static const char *const variants[][2] = {
 		{ "prefix='64'>", "prefix='80'>" },
-		{ "end='2001:db8:0:3::1'", "end='2001:db8:0:3::2001'" },
+		{ "ip='2001:db8:0:3::1'/>", "ip='2001:db8:0:3::2'/>" },
+		{ "id='" DUID "'", "id='00:01:02'" },
+		{ "<host id=", "<host name='x' id=" },
+		{ "</dhcp>", "<range start='2001:db8:0:3::2' end='2001:db8:0:3::9'/></dhcp>" },
 		{ "dhcp-lease-max=4096", "dhcp-lease-max=100" },
-		{ "expiry='1' unit='hours'", "expiry='2' unit='hours'" },
 		{ "<dnsmasq:option value='ra-param=*,10,600'/>\n", "" },
 		{ "<dnsmasq:option value='" HOSTS "'/>\n", "" },
 	};
@@ -269,21 +264,62 @@ static void test_differences_are_seen(void **state)
 	}
 }
 
-/* The same lease said in other units; the same addresses written differently. */
+/* The same DUID and address written differently. */
 static void test_equal_spellings_are_up_to_date(void **state)
 {
-	const char *at = strstr(defined, "expiry='1' unit='hours'");
 	struct netxml_want w = want();
 	struct netxml_info i;
-	char xml[4096];
 
-	(void)snprintf(xml, sizeof(xml), "%.*sexpiry='60'%s", (int)(at - defined), defined,
-		       at + strlen("expiry='1' unit='hours'"));
-	assert_int_equal(netxml_inspect(xml, &w, &i), 0);
-	assert_true(i.up_to_date);
 	w.address = "2001:0db8:0000:0003:0000:0000:0000:0001";
+	w.host_id = "00:02:00:00:7E:D9:76:36:70:64";
 	assert_int_equal(netxml_inspect(defined, &w, &i), 0);
 	assert_true(i.up_to_date);
+}
+
+/* Parts put back as they were are not reported as replaced. */
+static void test_only_real_changes_are_reported(void **state)
+{
+	const char *drop = "    <dnsmasq:option value='ra-param=*,10,600'/>\n";
+	const char *at = strstr(defined, drop);
+	struct netxml_want w = want();
+	struct netxml_info i;
+	char xml[4096], *out = NULL;
+
+	(void)snprintf(xml, sizeof(xml), "%.*s%s", (int)(at - defined), defined,
+		       at + strlen(drop));
+	assert_int_equal(netxml_edit(xml, &w, &out, &i), 0);
+	assert_false(i.up_to_date);
+	assert_int_equal(i.n_removed, 0);
+	assert_ours(out, &w);
+	free(out);
+}
+
+static void test_domain_taps(void **state)
+{
+	static const char *const dom =
+		"<domain type='qemu'><name>vm</name><devices>"
+		"<interface type='network'><source network='vms' portid='x' bridge='virbr7'/>"
+		"<target dev='vnet3'/><mac address='52:54:00:00:00:01'/></interface>"
+		"<interface type='network'><source network='other'/><target dev='vnet4'/>"
+		"</interface>"
+		"<interface type='bridge'><source bridge='vms'/><target dev='vnet5'/></interface>"
+		"<interface type='network'><source network='vms'/></interface>"
+		"<interface type='network'><source network='vms'/>"
+		"<target dev='a-name-far-too-long-for-a-link'/></interface>"
+		"<disk type='file'/>"
+		"<interface type='network'><source network='vms'/><target dev='vnet9'/>"
+		"</interface></devices></domain>";
+	char taps[4][16];
+
+	assert_int_equal(netxml_domain_taps(dom, "vms", taps, 4), 2);
+	assert_string_equal(taps[0], "vnet3");
+	assert_string_equal(taps[1], "vnet9");
+	assert_int_equal(netxml_domain_taps(dom, "vms", taps, 1), 1);
+	assert_int_equal(netxml_domain_taps(dom, "none", taps, 4), 0);
+	assert_int_equal(netxml_domain_taps("<domain/>", "vms", taps, 4), 0);
+	assert_int_equal(netxml_domain_taps("<network/>", "vms", taps, 4), -EINVAL);
+	assert_non_null(strstr(err_msg(-EINVAL), "not <domain>"));
+	err_clear();
 }
 
 static void test_isolated_and_default_forward(void **state)
@@ -346,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_user_settings_kept_old_parts_replaced),
 		cmocka_unit_test(test_differences_are_seen),
 		cmocka_unit_test(test_equal_spellings_are_up_to_date),
+		cmocka_unit_test(test_only_real_changes_are_reported),
+		cmocka_unit_test(test_domain_taps),
 		cmocka_unit_test(test_isolated_and_default_forward),
 		cmocka_unit_test(test_refused),
 	};
