@@ -42,7 +42,8 @@ attach_all() {
 
 ip netns add "$host"
 for n in $names; do ip netns add "${tag}-$n"; done
-ctl() { "$BIN/v6pdctl" --state-dir "$state" "$@"; }
+# v6pdctl runs where the plugin does: a renumbering moves the bridge's gateway there too.
+ctl() { ip netns exec "$host" "$BIN/v6pdctl" --state-dir "$state" "$@"; }
 
 echo "== the host's delegated prefix"
 ctl prefix set "$PREFIX"
@@ -68,9 +69,18 @@ else
 	exit 1
 fi
 echo
-echo "== what a new delegated prefix gives (the store's view): the same interface identifiers"
+echo "== the ISP delegates a new prefix: every container moves in place, same interface identifier"
 ctl prefix set 2001:db8:4500::/56
-ctl leases
+for n in $names; do
+	printf '  %-5s %s\n' "$n" "$(ip netns exec "${tag}-$n" ip -6 -o addr show dev eth0 scope global |
+		awk '{ d = ($0 ~ /deprecated/) ? " (old, deprecated)" : ""; printf "%s%s  ", $4, d }')"
+done
+new_web2=$(ip netns exec "${tag}-web2" ip -6 -o addr show dev eth0 scope global -deprecated |
+	awk '{ sub("/.*", "", $4); print $4 }')
+ip netns exec "${tag}-web1" ping -6 -c 1 -W 2 "$new_web2" >/dev/null
+echo "  web1 -> web2 at its new address ($new_web2): ok, no restart"
+ip netns exec "$host" ping -6 -c 1 -W 2 "$new_web2" >/dev/null
+echo "  host -> web2 at its new address: ok (the bridge carries the new slice's ::1)"
 ctl prefix set "$PREFIX" >/dev/null
 echo
 echo "== v6pdctl leases"
