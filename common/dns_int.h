@@ -57,3 +57,7 @@ struct dns_tsig_key {
 int dns_tsig_key_read(const char *path, struct dns_tsig_key *ret);
 /* Forgets a key's secret. */
 void dns_tsig_key_clear(struct dns_tsig_key *k);
+
+/* Marks every op of a backend call failed with r and the current message (a backend that
+ * could not even start). */
+void dns_ops_fail(struct dns_op *ops, size_t n, int r);

@@ -371,10 +371,7 @@ int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *o
 	goto out;
 fail_all:
 	first = r;
-	for (size_t i = 0; i < n; i++) {
-		ops[i].err = r;
-		(void)snprintf(ops[i].row.error, sizeof(ops[i].row.error), "%s", err_msg(r));
-	}
+	dns_ops_fail(ops, n, r);
 out:
 	for (size_t i = 0; qs && i < nq; i++) {
 		cu->easy_cleanup(qs[i].h);

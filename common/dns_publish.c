@@ -93,6 +93,14 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(((const struct dns_op *)a)->row.key, ((const struct dns_op *)b)->row.key);
 }
 
+void dns_ops_fail(struct dns_op *ops, size_t n, int r)
+{
+	for (size_t i = 0; i < n; i++) {
+		ops[i].err = r;
+		(void)snprintf(ops[i].row.error, sizeof(ops[i].row.error), "%s", err_msg(r));
+	}
+}
+
 static dns_pdns_runner_fn pdns_runner;
 
 void dns_set_pdns_runner(dns_pdns_runner_fn runner)
@@ -106,10 +114,8 @@ static int pdns_run_elsewhere(struct store *s, const char *network, struct dns_o
 {
 	int r = pdns_runner(s, network);
 
-	for (size_t i = 0; r < 0 && i < n; i++) {
-		ops[i].err = r;
-		(void)snprintf(ops[i].row.error, sizeof(ops[i].row.error), "%s", err_msg(r));
-	}
+	if (r < 0)
+		dns_ops_fail(ops, n, r);
 	return r;
 }
 

@@ -483,10 +483,7 @@ int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n)
 	goto out;
 fail_all:
 	first = r;
-	for (size_t i = 0; i < n; i++) {
-		ops[i].err = r;
-		(void)snprintf(ops[i].row.error, sizeof(ops[i].row.error), "%s", err_msg(r));
-	}
+	dns_ops_fail(ops, n, r);
 out:
 	for (size_t i = 0; i < nm; i++) {
 		if (ms[i].fd >= 0)
