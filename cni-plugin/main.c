@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addrgen.h"
 #include "cni.h"
 #include "err.h"
 
@@ -42,7 +43,7 @@ int main(int argc, char **argv)
 		usage();
 		return 1;
 	}
-	if ((r = cni_env_read(&req.env)) < 0)
+	if ((r = addrgen_crypto_init_lean()) < 0 || (r = cni_env_read(&req.env)) < 0)
 		goto fail;
 	if ((r = cni_netconf_read(&req, SELF_TYPE, &code)) < 0)
 		goto fail;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -47,6 +48,17 @@ const char *iid_mode_to_string(enum iid_mode m)
 }
 
 /* --- the keyed hash --- */
+
+int addrgen_crypto_init_lean(void)
+{
+	uint64_t opts = OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
+			OPENSSL_INIT_NO_ADD_ALL_DIGESTS | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+			OPENSSL_INIT_NO_ATEXIT;
+
+	if (!OPENSSL_init_crypto(opts, NULL))
+		return err_set(-EIO, "initialising OpenSSL's libcrypto failed");
+	return 0;
+}
 
 static void be32(uint8_t out[4], uint32_t v)
 {

@@ -10,6 +10,7 @@
 
 #include <libxml/parser.h>
 
+#include "addrgen.h"
 #include "err.h"
 #include "hook.h"
 
@@ -213,6 +214,8 @@ int main(int argc, char **argv)
 	a = action_of(h.kind, h.op, h.subop);
 	if (a == ACT_NONE)
 		return 0;
+	if ((r = addrgen_crypto_init_lean()) < 0)
+		goto out;
 	r = vmconf_load(vmconf_default_path(), &conf);
 	if (r == -ENOENT)
 		return 0;

@@ -5,6 +5,7 @@ set -eu
 # The -dev packages also carry the .a archives V6PD_STATIC links v6pd and v6pdctl against;
 # zlib1g-dev is there for libz.a, which sqlite3's pkg-config --static asks for; libicu-dev
 # and liblzma-dev for the archives libxml2's pkg-config --static names (v6pd-libvirt-hook).
+# lld: links v6pd with its hot functions together (cni-plugin/hot.syms).
 # libldns-dev: RFC 2136 + TSIG (linked); libcurl4-openssl-dev: the headers of the libcurl that
 # the PowerDNS backend loads at run time. The DNS tests run pdns-server (+ sqlite3 backend),
 # knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate. The
@@ -13,7 +14,7 @@ set -eu
 # links it).
 pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-dev
 libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2
-zlib1g-dev libicu-dev liblzma-dev libldns-dev"
+zlib1g-dev libicu-dev liblzma-dev libldns-dev lld"
 if [ "${1:-}" = demo ]; then
 	pkgs="$pkgs iputils-ping"
 fi
