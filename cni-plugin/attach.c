@@ -128,55 +128,6 @@ static int inside_configure(struct nl_ctx *cctx, struct inside *in)
 	return 0;
 }
 
-static int inside_check(void *data)
-{
-	char a[INET6_ADDRSTRLEN];
-	struct inside *in = data;
-	struct nl_ctx *ctx = NULL;
-	struct nl_address *addrs = NULL;
-	struct nl_route rt = { .gateway = gateway_ll() };
-	struct nl_link l;
-	int r, n;
-	bool found = false;
-
-	if ((r = nl_ctx_open(&ctx)) < 0)
-		return r;
-	r = nl_link_get(ctx, in->req->env.ifname, &l);
-	if (r < 0) {
-		r = err_set(-ENODEV, "interface \"%s\" is missing in %s", in->req->env.ifname,
-			    in->req->env.netns);
-		goto out;
-	}
-	if (!(l.flags & 1 /* IFF_UP */)) {
-		r = err_set(-ENETDOWN, "interface \"%s\" is down", l.name);
-		goto out;
-	}
-	n = r = nl_address_list(ctx, l.ifindex, &addrs);
-	if (r < 0)
-		goto out;
-	for (int i = 0; i < n; i++)
-		if (memcmp(&addrs[i].addr, &in->lease->addr, sizeof(addrs[i].addr)) == 0 &&
-		    addrs[i].prefixlen == container_prefixlen(in->req))
-			found = true;
-	if (!found) {
-		r = err_set(-EADDRNOTAVAIL, "address %s/%u is missing on \"%s\"",
-			    prefix_addr_to_string(&in->lease->addr, a, sizeof(a)),
-			    container_prefixlen(in->req), l.name);
-		goto out;
-	}
-	rt.oif = l.ifindex;
-	r = nl_route_exists(ctx, &rt);
-	if (r == 0)
-		r = err_set(-ENETUNREACH, "the default route via %s dev %s is missing",
-			    CONFIG_GATEWAY_LL, l.name);
-	if (r > 0)
-		r = 0;
-out:
-	free(addrs);
-	nl_ctx_free(ctx);
-	return r;
-}
-
 #define BRIDGE_ALIAS "v6pd-bridge:"
 
 /* The default bridge name keeps 10 bytes of the network name, so "production-web" and
@@ -268,6 +219,7 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	char host[NL_IFNAMSIZ], alias[NL_ALIAS_MAX], host_mac[STORE_MAC_MAX] = "";
 	char br_mac[STORE_MAC_MAX] = "";
 	struct cni_lease_txn t = { 0 };
+	struct cni_dns_job dj = { 0 };
 	struct nl_ctx *ctx = NULL, *cctx = NULL;
 	struct nl_link br = { 0 }, hl, up = { 0 };
 	struct inside in = { .req = req };
@@ -275,9 +227,11 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	int fd = -1, lock_fd = -1, host_ifindex = 0, r;
 	bool created = false;
 
+	/* DNS publishing gets ready on a thread of its own while everything below runs. */
+	cni_dns_prepare(req, &dj);
 	*ret_code = CNI_ERR_NETNS;
 	if ((r = netns_open(req->env.netns, &fd)) < 0)
-		return r;
+		goto fail;
 	/* One socket inside the container's netns for all the container side. */
 	if ((r = netns_run(fd, open_ctx, &cctx)) < 0)
 		goto fail;
@@ -300,6 +254,10 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	(void)snprintf(req->host_link, sizeof(req->host_link), "%s", host);
 	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
 		goto fail;
+	/* The address is known: the DNS thread publishes it from here on (it has the store
+	 * until cni_dns_wait()), beside the netlink work below. It was made in the host's
+	 * netns, before netns_run(), and never leaves it. */
+	cni_dns_begin(req, &t.lease, &dj);
 	in.lease = &t.lease;
 	*ret_code = CNI_ERR_LINK;
 	if (req->cfg.mode == NET_MODE_BRIDGE &&
@@ -343,7 +301,7 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	    (r = routed_prepare(ctx, req, &t.lease, host_ifindex, host, &up)) < 0)
 		goto fail;
 	if ((r = inside_configure(cctx, &in)) < 0 ||
-	    (r = cni_dns_publish(req, &t.lease, ret_code)) < 0)
+	    (r = cni_dns_end(req, &dj, &t.lease, ret_code)) < 0)
 		goto fail;
 	{
 		struct cni_iface ifs[3];
@@ -373,7 +331,10 @@ fail: {
 		(void)nl_link_del_if_exists(ctx, host);
 		proxy_remove(ctx, req, &t.lease);
 	}
+	/* the store is this thread's again once the publication is over */
+	cni_dns_wait(&dj);
 	cni_lease_undo(req, &t);
+	cni_dns_undo(req, &dj, &t);
 	nl_ctx_free(cctx);
 	nl_ctx_free(ctx);
 	if (fd >= 0)
@@ -441,112 +402,15 @@ static int attach_del(struct cni_req *req, int *ret_code)
 	return r;
 }
 
-static int check_prev_result(const struct cni_req *req, const struct lease *l)
-{
-	char want[PREFIX_STRLEN + 8], a[INET6_ADDRSTRLEN];
-	json_t *prev = json_object_get(req->conf, "prevResult"), *ips, *ip;
-	size_t i;
-
-	if (!json_is_object(prev))
-		return 0;
-	(void)snprintf(want, sizeof(want), "%s/%u", prefix_addr_to_string(&l->addr, a, sizeof(a)),
-		       container_prefixlen(req));
-	ips = json_object_get(prev, "ips");
-	json_array_foreach(ips, i, ip) {
-		const char *s = json_string_value(json_object_get(ip, "address"));
-
-		if (s && strcmp(s, want) == 0)
-			return 0;
-	}
-	return err_set(-EINVAL, "prevResult does not list the lease's address %s", want);
-}
-
-/* 1 when addr/prefixlen is on ifindex, 0 when not. */
-static int has_address(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
-		       unsigned prefixlen)
-{
-	struct nl_address *addrs = NULL;
-	int n = nl_address_list(ctx, ifindex, &addrs), found = 0;
-
-	for (int i = 0; i < n; i++)
-		if (memcmp(&addrs[i].addr, addr, sizeof(*addr)) == 0 &&
-		    addrs[i].prefixlen == prefixlen)
-			found = 1;
-	free(addrs);
-	return n < 0 ? n : found;
-}
-
-/* The containers' default gateway: fe80::1/64 on the bridge or on the routed host end. */
-static int check_gateway(struct nl_ctx *ctx, const struct nl_link *on)
-{
-	struct in6_addr g = gateway_ll();
-	int r = has_address(ctx, on->ifindex, &g, 64);
-
-	if (r == 0)
-		r = err_set(-EADDRNOTAVAIL, "the gateway address %s/64 is missing on \"%s\"",
-			    CONFIG_GATEWAY_LL, on->name);
-	return r < 0 ? r : 0;
-}
-
 static int attach_check(struct cni_req *req, int *ret_code)
 {
 	char host[NL_IFNAMSIZ];
-	struct inside in = { .req = req };
-	struct nl_ctx *ctx = NULL;
-	struct nl_link hl, br;
-	struct lease l;
-	int fd = -1, r;
+	int r;
 
 	*ret_code = CNI_ERR_CHECK;
-	if ((r = store_lease_get_attachment(req->store, req->cfg.name, req->env.container_id,
-					    req->env.ifname, &l)) < 0 ||
-	    (r = check_prev_result(req, &l)) < 0 ||
-	    (r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0)
+	if ((r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0)
 		return r;
-	in.lease = &l;
-	if ((r = nl_ctx_open(&ctx)) < 0)
-		return r;
-	if ((r = nl_link_get(ctx, host, &hl)) < 0) {
-		r = err_set(-ENODEV, "host interface \"%s\" is missing", host);
-		goto out;
-	}
-	if (req->cfg.mode == NET_MODE_BRIDGE) {
-		if ((r = nl_link_get(ctx, req->cfg.bridge, &br)) < 0) {
-			r = err_set(-ENODEV, "bridge \"%s\" is missing", req->cfg.bridge);
-			goto out;
-		}
-		if (hl.master != br.ifindex) {
-			r = err_set(-EINVAL, "host interface \"%s\" is not on bridge \"%s\"", host,
-				    br.name);
-			goto out;
-		}
-		if ((r = check_gateway(ctx, &br)) < 0)
-			goto out;
-	} else {
-		struct nl_route rt = { .dst = { .addr = l.addr, .len = 128 }, .oif = hl.ifindex };
-
-		if (req->cfg.net.per_container_slice)
-			rt.dst = l.slice;
-		r = nl_route_exists(ctx, &rt);
-		if (r == 0) {
-			char a[INET6_ADDRSTRLEN];
-
-			r = err_set(-ENETUNREACH,
-				    "the host route %s/%u dev \"%s\" to the container is missing",
-				    prefix_addr_to_string(&rt.dst.addr, a, sizeof(a)), rt.dst.len,
-				    host);
-		}
-		if (r < 0 || (r = check_gateway(ctx, &hl)) < 0)
-			goto out;
-	}
-	if ((r = netns_open(req->env.netns, &fd)) < 0)
-		goto out;
-	r = netns_run(fd, inside_check, &in);
-out:
-	nl_ctx_free(ctx);
-	if (fd >= 0)
-		(void)close(fd);
-	return r < 0 ? r : 0;
+	return cni_check_attachment(req, host, ret_code);
 }
 
 /* Host ends whose alias names this network and an attachment not in the valid list: left

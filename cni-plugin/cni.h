@@ -92,6 +92,9 @@ struct cni_iface {
 int cni_result_print(const struct cni_req *req, const struct cni_iface *ifs, int n_ifs,
 		     int ip_iface, const struct lease *l, const char *gateway,
 		     const char *route_gw);
+/* The prefix length of the result's address: 128 for a routed container's own address, the
+ * slice's length otherwise (bridge, routed perContainerSlice, the IPAM role). */
+unsigned cni_result_prefixlen(const struct cni_req *req);
 /* Echoes VERSION's answer. */
 void cni_version_print(const char *version);
 
@@ -99,6 +102,11 @@ void cni_version_print(const char *version);
  * a negative errno with err_set() done, and sets *ret_code to the CNI code to report. */
 int cni_ipam_run(struct cni_req *req, int *ret_code);
 int cni_attach_run(struct cni_req *req, int *ret_code);
+/* check.c: CHECK of the full plugin, host the attachment's host end (attach.c names it).
+ * cni_check_prev_result(): prevResult (when given) lists lease l's address, or the address
+ * a renumbering moved it from; 0 or -EINVAL with a message naming both addresses. */
+int cni_check_attachment(struct cni_req *req, const char *host, int *ret_code);
+int cni_check_prev_result(const struct cni_req *req, const struct lease *l);
 
 /* Log lines go to stderr, which runtimes keep (the spec allows it). */
 void cni_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -130,3 +138,25 @@ int cni_gc(struct cni_req *req, struct lease **ret, size_t *ret_n, int *ret_code
  * withdraw: per "onRelease"; failures are logged, never fatal. */
 int cni_dns_publish(struct cni_req *req, const struct lease *l, int *ret_code);
 void cni_dns_withdraw(struct cni_req *req, const struct lease *l);
+
+/* The full plugin's ADD publishes beside its link set-up (dns.c, common/dns_async.c):
+ * cni_dns_prepare() at its start makes the publishing thread, which gets the backends ready
+ * while the lease is taken (a PowerDNS backend's helper starts loading libcurl too);
+ * cni_dns_begin() once the lease is taken hands it the lease (req->store is the thread's
+ * until cni_dns_wait()); cni_dns_end() before the result, with cni_dns_publish()'s outcome
+ * and log. A failing ADD calls cni_dns_wait(), puts the lease back, then cni_dns_undo(),
+ * which takes back what the publication did (a "required" publication that failed took
+ * back its own). */
+struct cni_dns_job {
+	struct dns_job *job;
+	bool started;		/* handed the lease */
+	int r;			/* the publication's outcome, once waited for */
+	char msg[1024];		/* ...and its message */
+};
+
+void cni_dns_prepare(struct cni_req *req, struct cni_dns_job *j);
+void cni_dns_begin(struct cni_req *req, const struct lease *l, struct cni_dns_job *j);
+void cni_dns_wait(struct cni_dns_job *j);
+int cni_dns_end(struct cni_req *req, struct cni_dns_job *j, const struct lease *l,
+		int *ret_code);
+void cni_dns_undo(struct cni_req *req, struct cni_dns_job *j, const struct cni_lease_txn *t);

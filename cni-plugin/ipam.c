@@ -27,12 +27,16 @@ static int ipam_add(struct cni_req *req, int *ret_code)
 	return cni_result_print(req, NULL, 0, -1, &t.lease, gw, gw);
 }
 
+/* The lease is there and prevResult (the calling plugin's result) lists its address, or the
+ * one a renumbering moved it from; the calling plugin checks the links. */
 static int ipam_check(struct cni_req *req, int *ret_code)
 {
 	struct lease l;
 	int r = store_lease_get_attachment(req->store, req->cfg.name, req->env.container_id,
 					   req->env.ifname, &l);
 
+	if (r == 0)
+		r = cni_check_prev_result(req, &l);
 	if (r < 0)
 		*ret_code = CNI_ERR_CHECK;
 	return r;

@@ -25,7 +25,9 @@ static void usage(void)
 		"or as the IPAM plugin of bridge/macvlan/ipvlan: \"ipam\": {\"type\": \"v6pd\"}.\n"
 		"Keys: mode (bridge|routed), bridge, prefix, sliceLength, subnetId,\n"
 		"perContainerSlice, iid (stable|eui64|rfc7217|sequential), stateDir, retention,\n"
-		"maxLeases, mtu, ndpProxy. The host's prefix: v6pdctl prefix set PREFIX.\n");
+		"maxLeases, mtu, ndpProxy, renumberGrace, dns (CNI's nameservers, domain, search,\n"
+		"options, and publishing: zone, hostsDir, powerdns, rfc2136; see the README).\n"
+		"The host's prefix: v6pdctl prefix set PREFIX.\n");
 }
 
 int main(int argc, char **argv)

@@ -34,6 +34,22 @@
 #define DNS_HOSTS_PREFIX "v6pd-"	/* hostsDir/v6pd-NETWORK.hosts */
 #define DNS_HOSTS_SUFFIX ".hosts"
 
+/* CNI's own "dns" keys (SPEC.md "DNS"), passed through to the runtime in ADD results. Strings
+ * are as given (checked: nameservers IPv4 or IPv6 addresses, domain and search DNS names,
+ * options without spaces). */
+#define DNS_CNI_LIST_MAX 16		/* entries per list */
+#define DNS_CNI_OPTION_MAX 64		/* "ndots:5", "edns0", ... with the NUL */
+
+struct dns_cni {
+	char nameservers[DNS_CNI_LIST_MAX][INET6_ADDRSTRLEN];
+	unsigned n_nameservers;
+	char domain[DNS_NAME_MAX];	/* "": none */
+	char search[DNS_CNI_LIST_MAX][DNS_NAME_MAX];
+	unsigned n_search;
+	char options[DNS_CNI_LIST_MAX][DNS_CNI_OPTION_MAX];
+	unsigned n_options;
+};
+
 enum dns_on_release {
 	DNS_RELEASE_REMOVE,		/* a released lease's records go at once */
 	DNS_RELEASE_KEEP,		/* ...only when its reservation ends */
@@ -60,13 +76,15 @@ struct dns_config {
 	unsigned rfc2136_port;
 	char rfc2136_key_file[PATH_MAX];
 	char rfc2136_algorithm[32];	/* "" until read from the key file: "hmac-sha256" */
+	struct dns_cni cni;		/* CNI's keys, enabled or not; never stored */
 };
 
-/* Reads a network's "dns" object. An object without "zone" and without backends is CNI's own
- * "dns" (nameservers, domain, search) and leaves ret disabled; one with backends but no zone
- * is an error. slice_len (0: unknown) and per_container_slice check that a reverse zone can
- * be derived: a slice length that is not a multiple of 4 has no ip6.arpa zone cut, so
- * "reverseZone" must be given (or "ptr": false). Messages name the key, e.g.
+/* Reads a network's "dns" object: CNI's own keys (nameservers, domain, search, options) into
+ * ret->cni, and v6pd's publishing keys; an object with none of the latter leaves ret disabled,
+ * one with any of them but no zone is an error, and so is a key that is neither. slice_len
+ * (0: unknown) and per_container_slice check that a reverse zone can be derived: a slice
+ * length that is not a multiple of 4 has no ip6.arpa zone cut, so "reverseZone" must be
+ * given (or "ptr": false). Messages name the key, e.g.
  * `"dns.ttl" 0: must be 1..2147483647`. obj is borrowed. */
 int dns_config_from_json(const json_t *obj, unsigned slice_len, bool per_container_slice,
 			 struct dns_config *ret);
@@ -128,19 +146,33 @@ bool dns_lease_wanted(const struct dns_config *c, const struct lease *l);
 
 /* ---- publishing ---- */
 
-/* Where the PowerDNS backend runs. By default in this process (libcurl is loaded on first
- * use). The CNI plugin is linked statically, and dlopen() from a static binary ties it to the
- * exact glibc it was built with, so it hands PowerDNS work to the dynamically linked v6pdctl
- * instead: runner(s, network) must bring the network's PowerDNS records in line with the
- * store (v6pdctl dns sync --network NETWORK) and return 0 or a negative errno with a
- * message. NULL restores the default. */
-typedef int (*dns_pdns_runner_fn)(struct store *s, const char *network);
+/* Where the PowerDNS backend's HTTP exchanges run. By default in this process (libcurl is
+ * loaded on first use). The CNI plugin and the libvirt hook are linked statically, and
+ * dlopen() from a static binary ties it to the exact glibc it was built with, so they hand
+ * the exchanges to the small dynamically linked helper v6pd-dns-http instead
+ * (dns_pdns_via_helper). The store work (which records, the RRsets' content, the outcome)
+ * stays in the caller either way. A runner fills every request's outcome and returns 0, or
+ * a negative errno with a message when it could not run them at all. NULL restores the
+ * default. */
+struct dns_http_req;
+typedef int (*dns_pdns_runner_fn)(struct dns_http_req *reqs, size_t n, const char *api_key,
+				  unsigned timeout_ms);
 void dns_set_pdns_runner(dns_pdns_runner_fn runner);
 
-/* The runner the statically linked front ends (the CNI plugin, the libvirt hook) use: runs
- * `v6pdctl --state-dir DIR dns sync --network NETWORK`, v6pdctl found beside the running
- * binary or in the install's sbin directory; its first stderr line is the message. */
-int dns_pdns_via_v6pdctl(struct store *s, const char *network);
+/* The runner the statically linked front ends use: runs the exchanges in v6pd-dns-http,
+ * found beside the running binary or in the install's libexec/v6pd directory (a helper
+ * started by dns_pdns_helper_prestart() when there is one, else a new one). Its start costs
+ * the loading of libcurl's thirty shared libraries (~5 ms), which a prestarted helper does
+ * while its parent works. */
+int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
+			unsigned timeout_ms);
+/* The runner's earlier name (it used to run `v6pdctl dns sync`). */
+#define dns_pdns_via_v6pdctl dns_pdns_via_helper
+/* Starts v6pd-dns-http now, for the next dns_pdns_via_helper() of this process; failures
+ * are left for that call to find and report. */
+void dns_pdns_helper_prestart(void);
+/* Ends a prestarted helper no call used (by its PID). */
+void dns_pdns_helper_release(void);
 
 /* ADD: records c (for dns sync) and publishes l on every backend, removing what was
  * published for l's key under another name or address (a renumbering, a new template).
@@ -153,6 +185,31 @@ int dns_publish(struct store *s, const struct dns_config *c, const struct lease 
  * A failure leaves the record stale in the store for dns sync. */
 int dns_withdraw(struct store *s, const struct dns_config *c, const struct lease *l,
 		 int64_t now);
+/* A failed ADD put the key's lease back as it was: prev (NULL when the key had none).
+ * Brings the key's records in line with it: publishes prev again when it belongs in DNS,
+ * else removes every record published for the key. Failures stay in the store for dns
+ * sync. A disabled c: 0, nothing done. */
+int dns_restore(struct store *s, const struct dns_config *c, const char *network,
+		const char *key, const struct lease *prev, int64_t now);
+
+/* dns_publish() on a thread of its own (dns_async.c), so a caller can configure links
+ * meanwhile. dns_job_start() makes the thread at once, before the lease is known: it gets
+ * the backends ready (RFC 2136: the key read, ldns's and OpenSSL's first signature, ~1 ms
+ * in a new process) and waits. dns_job_publish() hands it the store, the lease and the time:
+ * the thread does the store work and the backends' I/O (the hosts file's write and fsync,
+ * the UPDATE or HTTP exchanges, the helper), never setns() (it stays in the network
+ * namespace of the thread that started it). s is the job's from dns_job_publish() until
+ * dns_job_wait() returns: the caller must not use it in between (one SQLite connection, one
+ * thread at a time). c and l are copied. A thread that cannot be made: dns_job_publish()
+ * publishes there and then. A disabled c: *ret gets NULL, and the other two accept it. */
+struct dns_job;
+int dns_job_start(const struct dns_config *c, struct dns_job **ret);
+void dns_job_publish(struct dns_job *j, struct store *s, const struct lease *l, int64_t now);
+/* Waits for the job (one never handed a lease just ends), frees it and returns what
+ * dns_publish() returned, its message in err_msg() of the calling thread; 0 when nothing
+ * was published. */
+int dns_job_wait(struct dns_job *j);
+
 /* A renumbering moved l (same network and key) to a new address: publishes the new one and
  * removes the old, per the DNS settings the network's last ADD recorded. 0 when the network
  * has none. */

@@ -1,4 +1,5 @@
 /* A network's "dns" object: parsing, checks, and the JSON form kept in the store. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -126,7 +127,8 @@ static int read_pdns(const json_t *o, struct dns_config *c)
 static int read_rfc2136(const json_t *o, struct dns_config *c)
 {
 	static const char w[] = "dns.rfc2136";
-	/* What ldns signs with (its hmac-sha384 and hmac-sha224 do not work). */
+	/* What ldns signs with: 1.8.3 looks hmac-sha384 up as "hmac-shac384." (a typo), so it
+	 * either fails or writes a TSIG no server knows; it has no hmac-sha224 at all. */
 	static const char *const algs[] = { "hmac-sha256", "hmac-sha512", "hmac-sha1", NULL };
 	json_int_t port = 53;
 	int r, i;
@@ -151,7 +153,8 @@ static int read_rfc2136(const json_t *o, struct dns_config *c)
 			break;
 	if (c->rfc2136_algorithm[0] && !algs[i])
 		return err_set(-EINVAL, "\"%s.algorithm\" \"%s\": must be hmac-sha256 (the default), "
-					"hmac-sha512 or hmac-sha1",
+					"hmac-sha512 or hmac-sha1 (ldns 1.8.3, which signs the "
+					"updates, cannot sign with hmac-sha384 or hmac-sha224)",
 			       w, c->rfc2136_algorithm);
 	c->rfc2136 = true;
 	return 0;
@@ -237,22 +240,136 @@ static int read_settings(const json_t *obj, struct dns_config *c)
 	return 0;
 }
 
+/* A list of strings at obj.key, each checked by check(what, s) and copied into a row of
+ * rows (size bytes each). 0 when absent. */
+static int get_list(const json_t *obj, const char *key, int (*check)(const char *, const char *),
+		    char *rows, size_t size, unsigned *ret_n)
+{
+	char what[48], q[ERR_QUOTE_BUFLEN];
+	json_t *v = json_object_get(obj, key), *e;
+	size_t i;
+	int r;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return err_set(-EINVAL, "\"dns.%s\": must be a list of strings", key);
+	if (json_array_size(v) > DNS_CNI_LIST_MAX)
+		return err_set(-EINVAL, "\"dns.%s\": %zu entries, at most %d", key,
+			       json_array_size(v), DNS_CNI_LIST_MAX);
+	json_array_foreach(v, i, e) {
+		(void)snprintf(what, sizeof(what), "\"dns.%s\"[%zu]", key, i);
+		if (!json_is_string(e))
+			return err_set(-EINVAL, "%s: must be a string", what);
+		if ((r = check(what, json_string_value(e))) < 0)
+			return r;
+		if (strlen(json_string_value(e)) >= size)
+			return err_set(-EINVAL, "%s \"%s\": longer than %zu bytes", what,
+				       err_quote(json_string_value(e), q), size - 1);
+		store_copy(rows + i * size, size, json_string_value(e));
+	}
+	*ret_n = (unsigned)json_array_size(v);
+	return 1;
+}
+
+static int check_nameserver(const char *what, const char *s)
+{
+	char q[ERR_QUOTE_BUFLEN];
+	unsigned char b[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET6, s, b) == 1 || inet_pton(AF_INET, s, b) == 1)
+		return 0;
+	return err_set(-EINVAL, "%s \"%s\": not an IPv4 or IPv6 address", what, err_quote(s, q));
+}
+
+static int check_domain(const char *what, const char *s)
+{
+	char buf[DNS_NAME_MAX];
+
+	return dns_name_normalize(what, s, buf);
+}
+
+static int check_option(const char *what, const char *s)
+{
+	char q[ERR_QUOTE_BUFLEN];
+
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return err_set(-EINVAL, "%s \"%s\": a resolver option has no spaces or "
+						"control characters",
+				       what, err_quote(s, q));
+	return s[0] ? 0 : err_set(-EINVAL, "%s: empty", what);
+}
+
+/* CNI's own keys (SPEC.md "DNS"). */
+static int read_cni(const json_t *obj, struct dns_cni *c)
+{
+	const char *s = "";
+	int r;
+
+	if ((r = get_list(obj, "nameservers", check_nameserver, c->nameservers[0],
+			  sizeof(c->nameservers[0]), &c->n_nameservers)) < 0 ||
+	    (r = get_list(obj, "search", check_domain, c->search[0], sizeof(c->search[0]),
+			  &c->n_search)) < 0 ||
+	    (r = get_list(obj, "options", check_option, c->options[0], sizeof(c->options[0]),
+			  &c->n_options)) < 0 ||
+	    (r = get_string(obj, "dns", "domain", &s)) < 0 ||
+	    (r > 0 && (r = check_domain("\"dns.domain\"", s)) < 0))
+		return r;
+	store_copy(c->domain, sizeof(c->domain), s);
+	return 0;
+}
+
+/* 1 when obj has any of v6pd's publishing keys, 0 when only CNI's (or none); -EINVAL naming
+ * a key that is neither. */
+static int classify_keys(const json_t *obj)
+{
+	static const char *const cni[] = { "nameservers", "domain", "search", "options", NULL };
+	static const char *const ours[] = { "zone",	"reverseZone", "ptr",	   "ttl",
+					    "name",	"onRelease",   "required", "timeout",
+					    "hostsDir", "powerdns",    "rfc2136",  NULL };
+	char q[ERR_QUOTE_BUFLEN];
+	const char *k;
+	json_t *v;
+	int any = 0, i;
+
+	json_object_foreach((json_t *)obj, k, v) {
+		for (i = 0; cni[i] && strcmp(cni[i], k) != 0; i++)
+			;
+		if (cni[i])
+			continue;
+		for (i = 0; ours[i] && strcmp(ours[i], k) != 0; i++)
+			;
+		if (!ours[i])
+			return err_set(-EINVAL, "\"dns.%s\": unknown key (CNI's: nameservers, "
+						"domain, search, options; v6pd's: zone, reverseZone, "
+						"ptr, ttl, name, onRelease, required, timeout, "
+						"hostsDir, powerdns, rfc2136)",
+				       err_quote(k, q));
+		any = 1;
+	}
+	return any;
+}
+
 int dns_config_from_json(const json_t *obj, unsigned slice_len, bool per_container_slice,
 			 struct dns_config *ret)
 {
 	struct dns_config c;
 	const json_t *o = NULL;
-	int r;
+	int r, ours;
 
 	memset(&c, 0, sizeof(c));
 	if (!obj || json_is_null(obj))
 		goto done;
 	if (!json_is_object(obj))
 		return err_set(-EINVAL, "\"dns\": must be an object");
-	/* CNI's own "dns" (nameservers, domain, search, options) shares the key: without a zone
-	 * and without backends the object is that one. */
-	if (!json_object_get(obj, "zone") && !json_object_get(obj, "hostsDir") &&
-	    !json_object_get(obj, "powerdns") && !json_object_get(obj, "rfc2136"))
+	/* CNI's own "dns" (nameservers, domain, search, options) shares the key: without any
+	 * key of v6pd's the object is only that one. */
+	if ((ours = classify_keys(obj)) < 0)
+		return ours;
+	if ((r = read_cni(obj, &c.cni)) < 0)
+		return r;
+	if (!ours)
 		goto done;
 	c.ptr = true;
 	if ((r = read_names(obj, &c, slice_len, per_container_slice)) < 0 ||

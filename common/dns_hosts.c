@@ -1,8 +1,12 @@
 /* Backend hostsDir: one hosts file per network in a directory that dnsmasq --hostsdir (or
  * CoreDNS's hosts plugin) watches. The file is a view of the store's rows, rewritten whole:
- * temp file, fsync, rename, fsync of the directory, so a reader sees the old file or the new
- * one, never a part. A lock file serialises writers of one network, each of which reads the
- * store after taking it, so the last rename carries every committed row. */
+ * temp file, fsync, rename, so a reader sees the old file or the new one, never a part, even
+ * after a power loss. The directory is not fsynced: that would make the rename itself
+ * survive a power loss, which the store does not promise for its own newest rows either
+ * (synchronous=NORMAL), and it is a second journal commit on the ADD's path (0.3-4 ms
+ * measured here); the file is a view the next write or `v6pdctl dns sync` puts right. A
+ * lock file serialises writers of one network, each of which reads the store after taking
+ * it, so the last rename carries every committed row. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -137,8 +141,6 @@ static int replace_file(int dfd, const char *dir, const char *tmp, const char *f
 		return err_set(r, "hostsDir %s: renaming %s to %s: %s", dir, tmp, final,
 			       strerror(-r));
 	}
-	if (fsync(dfd) < 0)
-		return err_set(-errno, "hostsDir %s: fsync: %s", dir, strerror(errno));
 	return 0;
 }
 

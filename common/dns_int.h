@@ -36,6 +36,9 @@ int dns_hosts_write(struct store *s, const char *network, const char *dir);
 int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *ops, size_t n);
 /* One signed UPDATE per zone (removals first), in parallel. */
 int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n);
+/* Reads c's key and signs an empty UPDATE with it, for nothing but to have ldns's and
+ * OpenSSL's first use behind (dns_async.c runs it before the lease is known). Silent. */
+void dns_rfc2136_warm(const struct dns_config *c);
 
 /* ---- dns_secret.c ---- */
 

@@ -2,21 +2,24 @@
  * RRsets with changetype REPLACE or DELETE, names ending with a dot). PowerDNS has no way to
  * add one record to an RRset, so each RRset is written whole from what the store holds for
  * its name on this server: every v6pd address for an AAAA name, every v6pd name for a PTR.
- * The zones' PATCHes run in parallel (libcurl multi): one round trip for an ADD. */
+ * The zones' PATCHes run in parallel (dns_http.c, libcurl multi): one round trip for an ADD,
+ * in this process or in the helper v6pd-dns-http (dns_set_pdns_runner()). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "dns_curl.h"
+#include "dns_http.h"
 #include "dns_int.h"
 #include "err.h"
 
-#define BODY_MAX (64u << 10)
+static dns_pdns_runner_fn runner = dns_http_patch;
 
-static const struct dns_curl *cu;	/* set by dns_curl_load() */
+void dns_set_pdns_runner(dns_pdns_runner_fn fn)
+{
+	runner = fn ? fn : dns_http_patch;
+}
 
 struct rrset {
 	char zone[DNS_NAME_MAX];
@@ -25,14 +28,12 @@ struct rrset {
 	struct in6_addr addr;	/* ptr: the address the reverse name stands for */
 };
 
+/* One zone's PATCH and the outcome read from its exchange. */
 struct request {
 	const char *zone;
-	CURL *h;
+	char url[DNS_URL_MAX + 2 * DNS_NAME_MAX + 64];
 	char *body;		/* the PATCH's JSON */
-	char reply[1024];	/* the start of the answer's body */
-	size_t reply_len;
 	int err;
-	bool server_error;	/* 5xx: worth another try */
 	char msg[STORE_DNS_ERROR_MAX];
 };
 
@@ -102,17 +103,6 @@ static int rrset_json(struct store *s, const char *target, uint32_t ttl, const s
 	return 0;
 }
 
-static size_t on_reply(char *data, size_t size, size_t n, void *user)
-{
-	struct request *q = user;
-	size_t len = size * n, room = sizeof(q->reply) - 1 - q->reply_len;
-
-	memcpy(q->reply + q->reply_len, data, len < room ? len : room);
-	q->reply_len += len < room ? len : room;
-	q->reply[q->reply_len] = '\0';
-	return len;
-}
-
 static void fail(struct request *q, int err, const struct dns_config *c, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -131,42 +121,24 @@ static void fail(struct request *q, int err, const struct dns_config *c, const c
 	va_end(ap);
 }
 
-static int errno_of_curl(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-/* Reads the outcome of a finished request into q->err and q->msg. */
-static void outcome(struct request *q, const struct dns_config *c, CURLcode rc)
+/* Reads the outcome of a finished exchange into q->err and q->msg. */
+static void outcome(struct request *q, const struct dns_http_req *h, const struct dns_config *c)
 {
 	char detail[STORE_DNS_ERROR_MAX];
+	long status = h->status;
 	json_t *j = NULL;
-	long status = 0;
 	const char *e;
 
-	if (rc != CURLE_OK) {
-		fail(q, errno_of_curl(rc), c, "%s", cu->easy_strerror(rc));
+	if (h->err < 0) {
+		fail(q, h->err, c, "%s", h->err_text);
 		return;
 	}
-	(void)cu->easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status == 204 || status == 200)
 		return;
-	j = json_loads(q->reply, 0, NULL);
+	j = json_loads(h->reply, 0, NULL);
 	e = j ? json_string_value(json_object_get(j, "error")) : NULL;
-	(void)snprintf(detail, sizeof(detail), "HTTP %ld%s%.200s", status, e || q->reply_len ? ": "
-												 : "",
-		       e ? e : q->reply);
+	(void)snprintf(detail, sizeof(detail), "HTTP %ld%s%.200s", status,
+		       e || h->reply[0] ? ": " : "", e ? e : h->reply);
 	for (char *p = detail; *p; p++)
 		if ((unsigned char)*p < 0x20)
 			*p = ' ';
@@ -183,92 +155,8 @@ static void outcome(struct request *q, const struct dns_config *c, CURLcode rc)
 		break;
 	default:
 		fail(q, -EIO, c, "%s", detail);
-		q->server_error = status >= 500;
 	}
 	json_decref(j);
-}
-
-static int request_setup(struct request *q, const struct dns_config *c, struct curl_slist *hdr)
-{
-	char url[DNS_URL_MAX + 2 * DNS_NAME_MAX + 64];
-	CURLcode rc = CURLE_OK;
-
-	(void)snprintf(url, sizeof(url), "%s/api/v1/servers/%s/zones/%s", c->pdns_url,
-		       c->pdns_server_id, q->zone);
-	q->h = cu->easy_init();
-	if (!q->h)
-		return err_set(-ENOMEM, "powerdns: out of memory");
-#define SET(opt, val)                                                  \
-	do {                                                           \
-		if (rc == CURLE_OK)                                    \
-			rc = cu->easy_setopt(q->h, opt, val);         \
-	} while (0)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_CUSTOMREQUEST, "PATCH");
-	SET(CURLOPT_POSTFIELDS, q->body);
-	SET(CURLOPT_HTTPHEADER, hdr);
-	SET(CURLOPT_WRITEFUNCTION, on_reply);
-	SET(CURLOPT_WRITEDATA, q);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_TIMEOUT_MS, (long)c->timeout * 1000L);
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
-#undef SET
-	if (rc != CURLE_OK)
-		return err_set(-EINVAL, "powerdns %s: %s", c->pdns_url, cu->easy_strerror(rc));
-	return 0;
-}
-
-/* Runs qs[0..nq) at once; fills each one's err and msg. */
-static void run(CURLM *m, struct request *qs, size_t nq, const struct dns_config *c)
-{
-	CURLMsg *msg;
-	int running = 0, left;
-
-	for (size_t i = 0; i < nq; i++) {
-		qs[i].err = 0;
-		qs[i].server_error = false;
-		qs[i].reply_len = 0;
-		qs[i].reply[0] = '\0';
-		(void)cu->multi_add_handle(m, qs[i].h);
-	}
-	do {
-		if (cu->multi_perform(m, &running) != CURLM_OK)
-			break;
-		if (running)
-			(void)cu->multi_poll(m, NULL, 0, 1000, NULL);
-	} while (running);
-	while ((msg = cu->multi_info_read(m, &left)))
-		for (size_t i = 0; msg->msg == CURLMSG_DONE && i < nq; i++)
-			if (qs[i].h == msg->easy_handle)
-				outcome(&qs[i], c, msg->data.result);
-	for (size_t i = 0; i < nq; i++)
-		(void)cu->multi_remove_handle(m, qs[i].h);
-}
-
-/* Every request at once, then, one at a time, those the server failed (5xx) up to twice
- * more: PowerDNS's gsqlite3 backend answers concurrent writes with "database is locked"
- * (HTTP 500), and PATCHing an RRset again is harmless. */
-static int perform(struct request *qs, size_t nq, const struct dns_config *c)
-{
-	/* the first retry at once: the parallel pass is over, so the writes it raced are done;
-	 * the second after a pause, for a race with another process */
-	static const struct timespec pause[] = { { 0, 0 }, { 0, 100000000 } };
-	CURLM *m = cu->multi_init();
-
-	if (!m)
-		return err_set(-ENOMEM, "powerdns: out of memory");
-	run(m, qs, nq, c);
-	for (size_t a = 0; a < sizeof(pause) / sizeof(pause[0]); a++)
-		for (size_t i = 0; i < nq; i++) {
-			if (!qs[i].server_error)
-				continue;
-			if (pause[a].tv_nsec)
-				(void)nanosleep(&pause[a], NULL);
-			run(m, &qs[i], 1, c);
-		}
-	(void)cu->multi_cleanup(m);
-	return 0;
 }
 
 /* The rrsets ops touch, and one request per zone with their JSON. */
@@ -331,31 +219,34 @@ static int build(struct store *s, const struct dns_config *c, const struct dns_o
 
 int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *ops, size_t n)
 {
-	char key[DNS_SECRET_MAX], header[DNS_SECRET_MAX + 16];
-	struct curl_slist *hdr = NULL, *h2;
+	char key[DNS_SECRET_MAX];
+	struct dns_http_req *http = NULL;
 	struct rrset *sets = NULL;
 	struct request *qs = NULL;
 	size_t nsets = 0, nq = 0;
 	int r, first = 0;
 
-	if ((r = dns_curl_load(&cu)) < 0 ||
-	    (r = dns_secret_read("powerdns apiKeyFile", c->pdns_key_file, key, sizeof(key))) < 0)
+	if ((r = build(s, c, ops, n, &sets, &nsets, &qs, &nq)) < 0)
 		goto fail_all;
-	(void)snprintf(header, sizeof(header), "X-API-Key: %s", key);
-	explicit_bzero(key, sizeof(key));
-	hdr = cu->slist_append(NULL, header);
-	explicit_bzero(header, sizeof(header));
-	h2 = hdr ? cu->slist_append(hdr, "Content-Type: application/json") : NULL;
-	if (!h2) {
+	http = calloc(nq ? nq : 1, sizeof(*http));
+	if (!http) {
 		r = err_set(-ENOMEM, "out of memory");
 		goto fail_all;
 	}
-	if ((r = build(s, c, ops, n, &sets, &nsets, &qs, &nq)) < 0)
+	for (size_t i = 0; i < nq; i++) {
+		(void)snprintf(qs[i].url, sizeof(qs[i].url), "%s/api/v1/servers/%s/zones/%s",
+			       c->pdns_url, c->pdns_server_id, qs[i].zone);
+		http[i].url = qs[i].url;
+		http[i].body = qs[i].body;
+	}
+	if ((r = dns_secret_read("powerdns apiKeyFile", c->pdns_key_file, key, sizeof(key))) < 0)
 		goto fail_all;
-	for (size_t i = 0; i < nq && r == 0; i++)
-		r = request_setup(&qs[i], c, hdr);
-	if (r < 0 || (r = perform(qs, nq, c)) < 0)
+	r = runner(http, nq, key, c->timeout * 1000u);
+	explicit_bzero(key, sizeof(key));
+	if (r < 0)
 		goto fail_all;
+	for (size_t k = 0; k < nq; k++)
+		outcome(&qs[k], &http[k], c);
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < nq && ops[i].err == 0; k++) {
 			if (!qs[k].err || (strcmp(qs[k].zone, ops[i].row.zone) != 0 &&
@@ -373,13 +264,10 @@ fail_all:
 	first = r;
 	dns_ops_fail(ops, n, r);
 out:
-	for (size_t i = 0; qs && i < nq; i++) {
-		cu->easy_cleanup(qs[i].h);
+	for (size_t i = 0; qs && i < nq; i++)
 		free(qs[i].body);
-	}
 	free(qs);
+	free(http);
 	free(sets);
-	if (hdr)
-		cu->slist_free_all(hdr);
 	return first;
 }

@@ -101,32 +101,13 @@ void dns_ops_fail(struct dns_op *ops, size_t n, int r)
 	}
 }
 
-static dns_pdns_runner_fn pdns_runner;
-
-void dns_set_pdns_runner(dns_pdns_runner_fn runner)
-{
-	pdns_runner = runner;
-}
-
-/* The runner reconciles from the store, where plan_run() has already recorded these ops as
- * pending (additions) or stale (removals); it reports one outcome for all of them. */
-static int pdns_run_elsewhere(struct store *s, const char *network, struct dns_op *ops, size_t n)
-{
-	int r = pdns_runner(s, network);
-
-	if (r < 0)
-		dns_ops_fail(ops, n, r);
-	return r;
-}
-
 static int apply(struct store *s, const struct dns_config *c, const char *network,
 		 struct dns_op *ops, size_t n)
 {
 	if (strcmp(ops[0].row.backend, DNS_BACKEND_HOSTS) == 0)
 		return dns_hosts_apply(s, network, ops, n);
 	if (strcmp(ops[0].row.backend, DNS_BACKEND_PDNS) == 0)
-		return pdns_runner ? pdns_run_elsewhere(s, network, ops, n)
-				   : dns_pdns_apply(s, c, ops, n);
+		return dns_pdns_apply(s, c, ops, n);
 	return dns_rfc2136_apply(c, ops, n);
 }
 
@@ -216,13 +197,22 @@ out:
 	return first;
 }
 
+/* Records c as network's DNS settings; settings as recorded already cost a read, not a
+ * write transaction (every ADD of the network passes here). */
 static int config_record(struct store *s, const struct dns_config *c, const char *network,
 			 int64_t now)
 {
 	json_t *j = dns_config_to_json(c);
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	int r = text ? store_dns_config_put(s, network, text, now) : err_set(-ENOMEM, "out of memory");
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *have = NULL;
+	int r = text ? 0 : err_set(-ENOMEM, "out of memory");
 
+	if (r == 0 && store_dns_config_get(s, network, &have) < 0) {
+		have = NULL;
+		err_clear();	/* none recorded yet; anything worse, the put tells */
+	}
+	if (r == 0 && (!have || strcmp(have, text) != 0))
+		r = store_dns_config_put(s, network, text, now);
+	free(have);
 	free(text);
 	json_decref(j);
 	return r;
@@ -323,6 +313,21 @@ int dns_withdraw(struct store *s, const struct dns_config *c, const struct lease
 	if (!c->enabled || c->on_release == DNS_RELEASE_KEEP)
 		return 0;
 	return remove_key(s, c, l->network, l->key, now);
+}
+
+int dns_restore(struct store *s, const struct dns_config *c, const char *network,
+		const char *key, const struct lease *prev, int64_t now)
+{
+	struct dns_config again;
+
+	if (!c->enabled)
+		return 0;
+	if (prev && dns_lease_wanted(c, prev)) {
+		again = *c;
+		again.required = false;	/* nothing to take back: this is the taking back */
+		return dns_publish(s, &again, prev, now);
+	}
+	return remove_key(s, c, network, key, now);
 }
 
 /* The DNS settings network's last ADD recorded. -ENOENT when none. */

@@ -3,11 +3,20 @@
  * removals before additions (RFC 2136 3.4.2: in order), each RR added with class IN or
  * removed alone with class NONE, so records v6pd did not write stay. The zones' UPDATEs go
  * out at once over connected UDP sockets (a stopped server answers with ICMP, seen at once
- * as ECONNREFUSED); one too big for 1232 bytes goes over TCP. */
+ * as ECONNREFUSED) and are sent again, the same signed bytes, while no answer comes: at a
+ * quarter and at half of "dns.timeout", which bounds the whole exchange. An UPDATE too big
+ * for 1232 bytes, or one answered with TC (truncated), goes over TCP, within the same time.
+ *
+ * ldns builds, signs and checks every message; the sockets are ours because ldns's resolver
+ * (ldns_resolver_send_pkt, 1.8.3) sends one message at a time (two zones would cost two
+ * round trips), over an unconnected UDP socket (a stopped server would cost the whole
+ * timeout instead of an ICMP's instant), and drops the answer when its TSIG does not verify
+ * (the RCODE and TSIG error that name a wrong key would be lost). */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,7 @@
 #define UDP_MAX 1232		/* DNS flag day 2020's safe UDP size */
 #define RRS_PER_MSG 200
 #define FUDGE 300		/* seconds of clock skew the TSIG allows */
+#define UDP_SENDS 3		/* sends of an UPDATE over UDP: at 0, T/4 and T/2 */
 
 struct msg {
 	const char *zone;
@@ -30,6 +40,10 @@ struct msg {
 	uint8_t *wire;
 	size_t len;
 	int fd;
+	unsigned sends;		/* over UDP so far */
+	int64_t resend_ms;	/* when to send again while no answer came */
+	bool truncated;		/* answered with TC over UDP: again over TCP */
+	bool tcp;		/* fd is the TCP connection */
 	bool done;
 	int err;
 	char text[STORE_DNS_ERROR_MAX];
@@ -219,6 +233,13 @@ static int msg_reply(struct ctx *x, struct msg *m, uint8_t *buf, size_t len)
 		ldns_pkt_free(a);
 		return 0;
 	}
+	if (ldns_pkt_tc(a) && !m->tcp) {
+		/* the TCP pass sends it again */
+		m->truncated = true;
+		m->done = true;
+		ldns_pkt_free(a);
+		return 1;
+	}
 	rc = ldns_pkt_get_rcode(a);
 	tsig = ldns_pkt_tsig(a);
 	if (tsig && ldns_rr_rd_count(tsig) > 5)
@@ -259,15 +280,36 @@ static int msg_reply(struct ctx *x, struct msg *m, uint8_t *buf, size_t len)
 	return 1;
 }
 
+/* When an UPDATE that had no answer yet goes out again: at T/4 and T/2 of the timeout T. */
+static int64_t resend_at(const struct ctx *x, unsigned sends)
+{
+	return x->deadline_ms - (int64_t)x->c->timeout * 1000 +
+	       (int64_t)x->c->timeout * 1000 * sends / 4;
+}
+
+static void udp_send(struct ctx *x, struct msg *m)
+{
+	if (send(m->fd, m->wire, m->len, 0) < 0) {
+		msg_fail(x, m, -errno, "%s", errno == ECONNREFUSED ? "connection refused (is the "
+								    "server running?)"
+								  : strerror(errno));
+		return;
+	}
+	m->sends++;
+	m->resend_ms = m->sends < UDP_SENDS ? resend_at(x, m->sends) : INT64_MAX;
+}
+
 static void udp_start(struct ctx *x, struct msg *m)
 {
 	m->fd = socket(x->addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (m->fd < 0 || connect(m->fd, (struct sockaddr *)&x->addr, x->addrlen) < 0 ||
-	    send(m->fd, m->wire, m->len, 0) < 0)
+	if (m->fd < 0 || connect(m->fd, (struct sockaddr *)&x->addr, x->addrlen) < 0)
 		msg_fail(x, m, -errno, "%s", strerror(errno));
+	else
+		udp_send(x, m);
 }
 
-/* Waits for every started UDP message's answer until the deadline. */
+/* Waits for every started UDP message's answer until the deadline, sending again those
+ * still without one when their time comes. */
 static void udp_wait(struct ctx *x, struct msg *ms, size_t n)
 {
 	uint8_t buf[65536];
@@ -275,26 +317,33 @@ static void udp_wait(struct ctx *x, struct msg *ms, size_t n)
 	for (;;) {
 		struct pollfd p[64];
 		size_t idx[64], np = 0;
-		int64_t left = x->deadline_ms - now_ms();
+		int64_t now = now_ms(), wake = x->deadline_ms;
+		int k;
 
 		for (size_t i = 0; i < n && np < 64; i++)
 			if (!ms[i].done && ms[i].fd >= 0) {
+				if (ms[i].resend_ms <= now)
+					udp_send(x, &ms[i]);
+				if (ms[i].done)
+					continue;
+				wake = ms[i].resend_ms < wake ? ms[i].resend_ms : wake;
 				p[np] = (struct pollfd){ .fd = ms[i].fd, .events = POLLIN };
 				idx[np++] = i;
 			}
 		if (np == 0)
 			return;
-		if (left <= 0 || poll(p, np, (int)left) == 0) {
-			for (size_t k = 0; k < np; k++)
-				msg_fail(x, &ms[idx[k]], -ETIMEDOUT, "no answer within %us",
-					 x->c->timeout);
+		if (now >= x->deadline_ms) {
+			for (size_t q = 0; q < np; q++)
+				msg_fail(x, &ms[idx[q]], -ETIMEDOUT, "no answer within %us (%u sends)",
+					 x->c->timeout, ms[idx[q]].sends);
 			return;
 		}
-		for (size_t k = 0; k < np; k++) {
-			struct msg *m = &ms[idx[k]];
+		k = poll(p, np, (int)(wake - now));
+		for (size_t q = 0; k > 0 && q < np; q++) {
+			struct msg *m = &ms[idx[q]];
 			ssize_t got;
 
-			if (!p[k].revents)
+			if (!p[q].revents)
 				continue;
 			got = recv(m->fd, buf, sizeof(buf), 0);
 			if (got < 0 && errno != EAGAIN && errno != EINTR)
@@ -342,6 +391,9 @@ static int tcp_exchange(struct ctx *x, struct msg *m, uint8_t **ret, size_t *ret
 	int r, soerr = 0;
 	socklen_t sl = sizeof(soerr);
 
+	if (m->fd >= 0)
+		(void)close(m->fd);	/* the UDP socket of an answer with TC */
+	m->tcp = true;
 	m->fd = socket(x->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (m->fd < 0)
 		return -errno;
@@ -443,6 +495,46 @@ static void result(struct dns_op *ops, size_t n, const struct msg *ms, size_t nm
 		}
 }
 
+/* The key c names, checked against "algorithm" and what ldns can sign with. */
+static int key_load(struct ctx *x)
+{
+	const struct dns_config *c = x->c;
+	int r;
+
+	dns_target(c, DNS_BACKEND_RFC2136, x->target);
+	if ((r = dns_tsig_key_read(c->rfc2136_key_file, &x->key)) < 0)
+		return r;
+	if (c->rfc2136_algorithm[0] && strcmp(c->rfc2136_algorithm, x->key.algorithm) != 0)
+		return err_set(-EINVAL, "rfc2136 %s: \"algorithm\" %s, but key file %s says %s",
+			       x->target, c->rfc2136_algorithm, c->rfc2136_key_file,
+			       x->key.algorithm);
+	if (strcmp(x->key.algorithm, "hmac-sha256") != 0 &&
+	    strcmp(x->key.algorithm, "hmac-sha512") != 0 && strcmp(x->key.algorithm, "hmac-sha1") != 0)
+		return err_set(-EINVAL, "rfc2136 %s: key file %s: algorithm %s is not supported "
+					"(hmac-sha256, hmac-sha512, hmac-sha1: ldns 1.8.3 cannot sign "
+					"with the others)",
+			       x->target, c->rfc2136_key_file, x->key.algorithm);
+	(void)snprintf(x->alg, sizeof(x->alg), "%s.", x->key.algorithm);
+	return 0;
+}
+
+void dns_rfc2136_warm(const struct dns_config *c)
+{
+	struct ctx x = { .c = c };
+	struct msg m = { .zone = c->zone };
+	ldns_rr_list *rrs = ldns_rr_list_new();
+
+	/* an empty UPDATE, signed and thrown away: ldns's and OpenSSL's first use (~1 ms in a
+	 * new process) is then over before the lease is */
+	if (rrs && key_load(&x) == 0)
+		(void)msg_build(&x, &m, rrs);
+	ldns_rr_list_deep_free(rrs);
+	ldns_pkt_free(m.pkt);
+	free(m.wire);
+	dns_tsig_key_clear(&x.key);
+	err_clear();
+}
+
 int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n)
 {
 	struct ctx x = { .c = c };
@@ -450,22 +542,8 @@ int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n)
 	size_t nm = 0;
 	int r, first = 0;
 
-	dns_target(c, DNS_BACKEND_RFC2136, x.target);
-	if ((r = dns_tsig_key_read(c->rfc2136_key_file, &x.key)) < 0)
+	if ((r = key_load(&x)) < 0)
 		goto fail_all;
-	if (c->rfc2136_algorithm[0] && strcmp(c->rfc2136_algorithm, x.key.algorithm) != 0) {
-		r = err_set(-EINVAL, "rfc2136 %s: \"algorithm\" %s, but key file %s says %s",
-			    x.target, c->rfc2136_algorithm, c->rfc2136_key_file, x.key.algorithm);
-		goto fail_all;
-	}
-	if (strcmp(x.key.algorithm, "hmac-sha256") != 0 &&
-	    strcmp(x.key.algorithm, "hmac-sha512") != 0 && strcmp(x.key.algorithm, "hmac-sha1") != 0) {
-		r = err_set(-EINVAL, "rfc2136 %s: key file %s: algorithm %s is not supported "
-				     "(hmac-sha256, hmac-sha512, hmac-sha1)",
-			    x.target, c->rfc2136_key_file, x.key.algorithm);
-		goto fail_all;
-	}
-	(void)snprintf(x.alg, sizeof(x.alg), "%s.", x.key.algorithm);
 	if ((r = resolve(&x)) < 0 || (r = build_all(&x, ops, n, &ms, &nm)) < 0)
 		goto fail_all;
 	x.deadline_ms = now_ms() + (int64_t)c->timeout * 1000;
@@ -474,8 +552,10 @@ int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n)
 			udp_start(&x, &ms[i]);
 	udp_wait(&x, ms, nm);
 	for (size_t i = 0; i < nm; i++)
-		if (ms[i].len > UDP_MAX)
+		if (ms[i].len > UDP_MAX || ms[i].truncated) {
+			ms[i].done = false;
 			tcp_run(&x, &ms[i]);
+		}
 	result(ops, n, ms, nm);
 	for (size_t i = 0; i < nm && !first; i++)
 		if (ms[i].err)

@@ -134,6 +134,11 @@ class Server:
                 got.append(" ".join(f[4:]))
         return sorted(got)
 
+    def serial(self, zone):
+        """The zone's SOA serial."""
+        soa = self.query("SOA", zone.rstrip(".") + ".")
+        return int(soa[0].split()[2]) if soa else None
+
     def ptr(self, addr):
         import ipaddress
         return self.query("PTR", ipaddress.IPv6Address(addr).reverse_pointer + ".")
@@ -265,7 +270,7 @@ class Knot(Server):
 
     name = "knot"
 
-    def __init__(self, workdir, zones, key_name, secret, netns=None):
+    def __init__(self, workdir, zones, key_name, secret, netns=None, alg="hmac-sha256"):
         super().__init__(workdir, netns)
         self.zones = [z.rstrip(".") + "." for z in zones]
         conf = [f"""server:
@@ -279,7 +284,7 @@ database:
     storage: "{self.dir}"
 key:
   - id: {key_name}
-    algorithm: hmac-sha256
+    algorithm: {alg}
     secret: {secret}
 acl:
   - id: update
@@ -314,7 +319,7 @@ class Bind(Server):
 
     name = "named"
 
-    def __init__(self, workdir, zones, key_name, secret, netns=None):
+    def __init__(self, workdir, zones, key_name, secret, netns=None, alg="hmac-sha256"):
         super().__init__(workdir, netns)
         self.zones = [z.rstrip(".") + "." for z in zones]
         conf = [f"""options {{
@@ -326,7 +331,7 @@ class Bind(Server):
     dnssec-validation no;
     notify no;
 }};
-key "{key_name}" {{ algorithm hmac-sha256; secret "{secret}"; }};
+key "{key_name}" {{ algorithm {alg}; secret "{secret}"; }};
 controls {{ }};
 """]
         for z in self.zones:

@@ -2,8 +2,8 @@
 """v6pd in the IPAM role, chained under the reference `bridge` plugin from /usr/lib/cni
 (`"ipam": {"type": "v6pd"}`, isGateway): the container gets the lease's address, the bridge
 the slice's ::1, the host netns reaches the container; CHECK and DEL go through the bridge
-plugin and DEL releases the lease. Also the IPAM result itself in every cniVersion, and GC
-in the IPAM role."""
+plugin and DEL releases the lease. Also the IPAM result itself in every cniVersion (its
+"dns" too), and GC in the IPAM role."""
 import ipaddress
 import os
 import sys
@@ -110,6 +110,32 @@ class IpamResult(unittest.TestCase):
                 self.assertEqual(r.rc, 0, r)
                 self.assertEqual(lab.lease_for("ipam-" + v.replace(".", ""))["state"],
                                  "reserved")
+
+    def test_dns(self):
+        """The IPAM result's "dns" comes from the v6pd settings' "dns" ("ipam.dns"): CNI's
+        keys, and the zone v6pd publishes in as default domain and first search domain. (The
+        reference bridge plugin passes an IPAM result's dns on only from v1.2.0, PR #733;
+        Debian 12's 1.1.1 puts its own netconf's "dns" in its result.)"""
+        lab = Lab(self)
+        hosts = os.path.join(lab.state, "hosts")
+        os.mkdir(hosts)
+        dns = {"nameservers": ["2001:db8::53"], "search": ["corp.example"],
+               "zone": "pods.example", "hostsDir": hosts, "ptr": False}
+        want = {"nameservers": ["2001:db8::53"], "domain": "pods.example",
+                "search": ["pods.example", "corp.example"]}
+        ns = lab.netns()
+        for v in ("0.4.0", "1.0.0", "1.1.0"):
+            with self.subTest(version=v):
+                conf = chain_conf(lab, v, dns=dns)
+                cid = "ipam" + v.replace(".", "")
+                res = lab.ok(lab.cni("ADD", conf, ns, cid, args="K8S_POD_NAME=" + cid))
+                check_add_result(self, lab, res, v, ns, "eth0", "ipam")
+                self.assertEqual(res.get("dns"), want, res)
+                self.assertEqual(lab.cni("DEL", conf, ns, cid).rc, 0)
+        # a bad nameserver: refused by name, before anything is leased
+        bad = chain_conf(lab, "1.0.0", dns={"nameservers": ["2001:db8::g"]})
+        lab.fails(lab.cni("ADD", bad, ns, "c3"), 7, '"dns.nameservers"[0]', '"2001:db8::g"')
+        self.assertIsNone(lab.lease_for("c3"))
 
     def test_ipam_check_and_gc(self):
         lab = Lab(self)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Every CNI verb of the real v6pd binary, in both modes and every cniVersion, in real
-network namespaces: ADD's result shape, VERSION with Podman's dummy environment, STATUS,
-CHECK against hand-made breakage, DEL's idempotence, GC of attachments not listed."""
+network namespaces: ADD's result shape and its "dns", VERSION with Podman's dummy
+environment, STATUS, CHECK against hand-made breakage, DEL's idempotence, GC of attachments
+not listed."""
 import json
 import os
 import sys
@@ -181,6 +182,83 @@ class Check(unittest.TestCase):
             conf, ns, cid, addr, host = self.attach(lab, "bridge")
             r = lab.cni("CHECK", conf, ns, "never-added")
             lab.fails(r, 104, "never-added")
+
+
+class ResultDns(unittest.TestCase):
+    """The result's "dns" (SPEC.md "DNS"): the netconf's CNI keys passed through, checked; a
+    network publishing in a zone has it as the default domain and first search domain."""
+
+    CNI_DNS = {"nameservers": ["2001:db8::53", "192.0.2.53"], "domain": "corp.example",
+               "search": ["corp.example", "example.org"], "options": ["ndots:2", "edns0"]}
+
+    def dns_of(self, lab, conf, version, mode="bridge"):
+        ns = lab.netns()
+        res, cid = lab.add(conf, ns, args=f"K8S_POD_NAME=web{version[0]}")
+        check_add_result(self, lab, res, version, ns, "eth0", mode)
+        self.assertEqual(lab.cni("CHECK", dict(conf, prevResult=res), ns, cid).rc, 0)
+        self.assertEqual(lab.cni("DEL", conf, ns, cid).rc, 0)
+        return res.get("dns")
+
+    def test_each_case(self):
+        lab = Lab(self)
+        hosts = os.path.join(lab.state, "hosts")
+        os.mkdir(hosts)
+        zone = {"zone": "Pods.Example.COM.", "hostsDir": hosts, "ptr": False}
+        cases = (
+            # name, dns, version, want (None: no "dns" key at all)
+            ("none 1.1.0", None, "1.1.0", {}),
+            ("none 1.0.0", None, "1.0.0", {}),
+            ("none 0.4.0", None, "0.4.0", None),
+            ("empty 0.4.0", {}, "0.4.0", None),
+            ("cni keys 1.1.0", self.CNI_DNS, "1.1.0", self.CNI_DNS),
+            ("cni keys 0.4.0", self.CNI_DNS, "0.4.0", self.CNI_DNS),
+            ("zone", zone, "1.1.0", {"domain": "pods.example.com",
+                                     "search": ["pods.example.com"]}),
+            ("zone 0.4.0", zone, "0.4.0", {"domain": "pods.example.com",
+                                           "search": ["pods.example.com"]}),
+            ("zone and cni keys", dict(zone, nameservers=["2001:db8::53"],
+                                       search=["example.org", "pods.example.com"],
+                                       options=["rotate"]), "1.1.0",
+             {"nameservers": ["2001:db8::53"], "domain": "pods.example.com",
+              "search": ["pods.example.com", "example.org"], "options": ["rotate"]}),
+            ("zone, domain given", dict(zone, domain="corp.example"), "1.0.0",
+             {"domain": "corp.example", "search": ["pods.example.com"]}),
+        )
+        for name, dns, version, want in cases:
+            with self.subTest(case=name):
+                conf = lab.conf(version, dns=dns)
+                got = self.dns_of(lab, conf, version)
+                self.assertEqual(got, want)
+        with self.subTest(case="routed"):
+            conf = lab.conf(mode="routed", name=lab.net + "-r", dns=self.CNI_DNS)
+            self.assertEqual(self.dns_of(lab, conf, "1.1.0", "routed"), self.CNI_DNS)
+
+    def test_refused(self):
+        lab = Lab(self)
+        cases = (
+            ({"nameservers": ["2001:db8::53", "10.0.0.300"]},
+             ['"dns.nameservers"[1]', '"10.0.0.300"', "not an IPv4 or IPv6 address"]),
+            ({"nameservers": ["fe80::1%eth0"]}, ['"dns.nameservers"[0]', "fe80::1%eth0"]),
+            ({"nameservers": "2001:db8::53"}, ['"dns.nameservers"', "list of strings"]),
+            ({"nameservers": [53]}, ['"dns.nameservers"[0]', "must be a string"]),
+            ({"domain": 5}, ['"dns.domain"', "must be a string"]),
+            ({"domain": "a..b"}, ['"dns.domain"', "a..b"]),
+            ({"search": ["ok.example", "bad name"]}, ['"dns.search"[1]', "bad name"]),
+            ({"options": ["ndots:2", "a b"]}, ['"dns.options"[1]', '"a b"', "spaces"]),
+            ({"options": [True]}, ['"dns.options"[0]', "must be a string"]),
+            ({"nameserver": ["2001:db8::53"]}, ['"dns.nameserver"', "unknown key"]),
+            # v6pd's own keys keep their types, with or without CNI's beside them
+            ({"ttl": 60, "nameservers": ["2001:db8::53"]}, ['"dns.zone"', "missing"]),
+            ({"zone": "z.example", "ttl": "60"}, ['"dns.ttl"', "must be an integer"]),
+            ({"zone": 5, "domain": "x.example"}, ['"dns.zone"', "must be a string"]),
+        )
+        for dns, needles in cases:
+            with self.subTest(dns=dns):
+                ns = lab.netns()
+                before = lab.snapshot(ns)
+                r = lab.cni("ADD", lab.conf(dns=dns), ns, "bad")
+                lab.fails(r, 7, *needles)
+                self.assertEqual(lab.snapshot(ns), before)
 
 
 class Del(unittest.TestCase):

@@ -5,7 +5,8 @@ there too. 100 attachments renumbered at once; the same prefix again changes not
 cut short is finished by the next; leases recorded before v6pd kept attachment records; the
 IPAM role under the reference bridge plugin; a container whose netns is gone; a prefix too
 small for the networks' slices and a withdrawal of the only prefix change nothing; the
-choice among several delegations; proxy NDP entries drain after the grace.
+choice among several delegations; proxy NDP entries drain after the grace; CHECK with the ADD
+result from before a renumbering.
 """
 import ipaddress
 import json
@@ -190,6 +191,80 @@ class Renumber(unittest.TestCase):
         self.assertTrue(lab.host.wait_no_tentative(br))
         self.assertTrue(lab.host.ping(new))
         self.assertTrue(ns.ping(gw))
+
+    def check(self, conf, ns, cid, prev, ok=True, *needles):
+        r = self.lab.cni("CHECK", dict(conf, prevResult=prev), ns, cid)
+        if ok:
+            self.assertEqual((r.rc, r.stdout.strip()), (0, ""), r)
+        else:
+            self.lab.fails(r, 104, *needles)
+        return r
+
+    @staticmethod
+    def with_address(res, addr):
+        out = json.loads(json.dumps(res))
+        out["ips"][0]["address"] = addr
+        return out
+
+    def test_check_with_the_add_result_after_renumbering(self):
+        """The runtime keeps the ADD result for the container's life and passes it to CHECK:
+        after a renumbering it lists the address from before. CHECK passes (a failed CHECK may
+        get the pod torn down) and checks the current address; an address the attachment
+        never had still fails."""
+        lab = self.lab
+        for mode in ("bridge", "routed"):
+            with self.subTest(mode=mode):
+                lab.v6pdctl("prefix", "set", A)
+                conf = lab.net_conf(f"{lab.id}-{mode[0]}", mode=mode)
+                ns, other_ns = lab.netns(), lab.netns()
+                res, cid = lab.add(conf, ns, args=f"K8S_POD_NAME={mode}0")
+                other, _ = lab.add(conf, other_ns, args=f"K8S_POD_NAME={mode}1")
+                addr, plen = ct.addr_of(res)
+                self.check(conf, ns, cid, res)
+                lab.v6pdctl("prefix", "set", B)
+                new = rnlab.moved(addr, A, B)
+                r = self.check(conf, ns, cid, res)
+                self.assertIn(f"prevResult lists {addr}/{plen}", r.stderr)
+                self.assertIn(f"moved it to {new}/{plen}", r.stderr)
+                self.check(conf, ns, cid, self.with_address(res, f"{new}/{plen}"))
+                # a foreign address: the other container's, before and after; a made-up one
+                for bad in (ct.addr_of(other)[0], rnlab.moved(ct.addr_of(other)[0], A, B),
+                            "2001:db8:ffff::1"):
+                    self.check(conf, ns, cid, self.with_address(res, f"{bad}/{plen}"), False,
+                               f"prevResult lists {bad}/{plen}", "never had",
+                               f"holds {new}/{plen}")
+                # its IID in a slice it never had, and its address with a wrong length
+                slice_off = str(ipaddress.IPv6Address(int(ipaddress.IPv6Address(addr)) +
+                                                      (1 << 64)))
+                self.check(conf, ns, cid, self.with_address(res, f"{slice_off}/{plen}"), False,
+                           "never had")
+                self.check(conf, ns, cid, self.with_address(res, f"{addr}/{plen - 1}"), False,
+                           f"{addr}/{plen - 1}", "never had")
+                # a second renumbering, the first address gone for good, the prefix length
+                # changed: the ADD result still passes
+                lab.v6pdctl("prefix", "set", "2001:db8:c3::/48")
+                now = rnlab.moved(addr, A, "2001:db8:c3::/48")
+                rnlab.wait_for(lambda: [a for a in ns.addrs("eth0") if not a.startswith("fe80")]
+                               == [f"{now}/{plen}"], 15, "the old addresses expire")
+                lab.v6pdctl("renumber")
+                self.check(conf, ns, cid, res)
+                # and CHECK looks at the current address, not at the listed one
+                ns.ipc("addr", "del", f"{now}/{plen}", "dev", "eth0")
+                self.check(conf, ns, cid, res, False, f"{now}/{plen}", "missing")
+
+    def test_check_in_the_ipam_role_after_renumbering(self):
+        lab = self.lab
+        conf = {"cniVersion": "1.1.0", "name": lab.id + "-i", "type": "bridge",
+                "bridge": lab.name("br"),
+                "ipam": {"type": "v6pd", "stateDir": lab.state, "renumberGrace": "5s"}}
+        ns = lab.netns()
+        res, cid = lab.add(conf, ns)
+        addr, plen = ct.addr_of(res)
+        lab.v6pdctl("prefix", "set", B)
+        r = self.check(conf, ns, cid, res)
+        self.assertIn(f"moved it to {rnlab.moved(addr, A, B)}/{plen}", r.stderr)
+        self.check(conf, ns, cid, self.with_address(res, f"2001:db8:ffff::1/{plen}"), False,
+                   "2001:db8:ffff::1", "never had")
 
     def test_prefix_too_small_changes_nothing(self):
         lab = self.lab

@@ -1,0 +1,129 @@
+/* dns_publish() on a thread of its own (dns.h). The CNI plugin's ADD starts the thread
+ * first thing; it gets the backends ready (RFC 2136: the key read, ldns's and OpenSSL's
+ * first signature) while the ADD takes its lease, then publishes the address as soon as it
+ * is handed the lease, beside the few ms of netlink work that follow.
+ *
+ * What the thread touches: the store connection it is handed (the caller keeps off it from
+ * dns_job_publish() to dns_job_wait()), copies of the config and the lease, err.c's message
+ * buffer (one per thread: _Thread_local), OpenSSL (thread-safe since 1.1.0; ldns signs with
+ * it), sockets, files and children of its own. It blocks every signal, so a runtime's
+ * SIGTERM still goes to the main thread, and it never enters another network namespace. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "dns_int.h"
+#include "err.h"
+
+enum job_state {
+	JOB_WAITING,		/* for the lease */
+	JOB_GO,			/* s, l and now are set */
+	JOB_CANCEL,		/* no lease is coming */
+};
+
+struct dns_job {
+	pthread_t tid;
+	bool threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	enum job_state state;
+	struct store *s;
+	struct dns_config c;
+	struct lease l;
+	int64_t now;
+	int r;
+	char msg[1024];
+};
+
+static void job_publish_here(struct dns_job *j)
+{
+	err_clear();
+	j->r = dns_publish(j->s, &j->c, &j->l, j->now);
+	(void)snprintf(j->msg, sizeof(j->msg), "%s", j->r < 0 ? err_msg(j->r) : "");
+}
+
+static void *job_main(void *arg)
+{
+	struct dns_job *j = arg;
+	enum job_state st;
+
+	if (j->c.rfc2136)
+		dns_rfc2136_warm(&j->c);
+	(void)pthread_mutex_lock(&j->mu);
+	while (j->state == JOB_WAITING)
+		(void)pthread_cond_wait(&j->cv, &j->mu);
+	st = j->state;
+	(void)pthread_mutex_unlock(&j->mu);
+	if (st == JOB_GO)
+		job_publish_here(j);
+	return NULL;
+}
+
+int dns_job_start(const struct dns_config *c, struct dns_job **ret)
+{
+	sigset_t all, old;
+	struct dns_job *j;
+
+	*ret = NULL;
+	if (!c->enabled)
+		return 0;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return err_set(-ENOMEM, "out of memory");
+	j->c = *c;
+	j->state = JOB_WAITING;
+	(void)pthread_mutex_init(&j->mu, NULL);
+	(void)pthread_cond_init(&j->cv, NULL);
+	/* the new thread starts with the mask it is created under */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->threaded = pthread_create(&j->tid, NULL, job_main, j) == 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	*ret = j;
+	return 0;
+}
+
+void dns_job_publish(struct dns_job *j, struct store *s, const struct lease *l, int64_t now)
+{
+	if (!j)
+		return;
+	j->s = s;
+	j->l = *l;
+	j->now = now;
+	if (!j->threaded) {
+		/* no thread could be made: publish here, now */
+		job_publish_here(j);
+		j->state = JOB_GO;
+		return;
+	}
+	(void)pthread_mutex_lock(&j->mu);
+	j->state = JOB_GO;
+	(void)pthread_cond_signal(&j->cv);
+	(void)pthread_mutex_unlock(&j->mu);
+}
+
+int dns_job_wait(struct dns_job *j)
+{
+	int r = 0;
+
+	if (!j)
+		return 0;
+	if (j->threaded) {
+		(void)pthread_mutex_lock(&j->mu);
+		if (j->state == JOB_WAITING)
+			j->state = JOB_CANCEL;
+		(void)pthread_cond_signal(&j->cv);
+		(void)pthread_mutex_unlock(&j->mu);
+		(void)pthread_join(j->tid, NULL);
+	}
+	if (j->state == JOB_GO && j->r < 0)
+		r = err_set(j->r, "%s", j->msg);
+	(void)pthread_cond_destroy(&j->cv);
+	(void)pthread_mutex_destroy(&j->mu);
+	free(j);
+	return r;
+}
