@@ -1,5 +1,6 @@
-/* dnsmasq: reservations in a watched directory, and the one v6pd dnsmasq of a state directory.
- * See dnsmasq.h for what dnsmasq 2.90 was measured to do; the comments here say why. */
+/* dnsmasq: the one v6pd dnsmasq of a state directory and the interfaces it serves (the
+ * reservations are in dnsmasq_hosts.c). See dnsmasq.h for what dnsmasq 2.90 was measured to
+ * do; the comments here say why. */
 #include "dnsmasq.h"
 
 #include <arpa/inet.h>
@@ -22,66 +23,55 @@
 #define RA_INTERVAL 10
 #define RA_LIFETIME 600
 #define STATE_FILE_MAX (1 << 20)
-#define LEASE_FILE_MAX (64 << 20)
-#define HOST_FILE_MAX 4096
 
 /* ---- input ---- */
 
+/* A pattern "PREFIX*" stands for every interface whose name starts with PREFIX, present and
+ * future: dnsmasq's own wildcard (a trailing '*') in interface=, ra-param= and a DHCPv6
+ * constructor. With bind-dynamic it follows links and addresses as they come, so a new
+ * interface matching a served pattern is served with no restart. */
+static bool is_pattern(const char *iface)
+{
+	size_t n = strlen(iface);
+
+	return n > 0 && iface[n - 1] == '*';
+}
+
 static int check_iface(const char *iface)
 {
-	int r = nl_ifname_validate(iface);
+	char name[NL_IFNAMSIZ + 1];
+	int r;
 
-	if (r < 0)
+	if (iface && is_pattern(iface)) {
+		/* the prefix must itself be an interface name: nothing else may be matched */
+		(void)snprintf(name, sizeof(name), "%.*s", (int)strlen(iface) - 1, iface);
+		if ((r = nl_ifname_validate(name)) < 0)
+			return err_wrap(r, "interface pattern \"%s\"", iface);
+	} else if ((r = nl_ifname_validate(iface)) < 0) {
 		return r;
-	/* the kernel allows these; dnsmasq's option parser would split or cut the line there */
-	if (strpbrk(iface, ",#*=\"'\\"))
-		return err_set(-EINVAL, "interface name \"%s\": dnsmasq cannot serve a name with "
-			       "',', '#', '*', '=', quotes or '\\'", iface);
-	return 0;
-}
-
-/* aa:bb:cc:dd:ee:ff in either case, to lower case */
-static int mac_normalize(const char *mac, char ret[STORE_MAC_MAX])
-{
-	static const char hex[] = "0123456789abcdef";
-	char out[STORE_MAC_MAX];
-
-	if (!mac || strlen(mac) != 17)
-		goto bad;
-	for (int i = 0; i < 17; i++) {
-		char c = mac[i];
-
-		if (i % 3 == 2) {
-			if (c != ':')
-				goto bad;
-			out[i] = ':';
-			continue;
-		}
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!strchr(hex, c) || c == '\0')
-			goto bad;
-		out[i] = c;
 	}
-	out[17] = '\0';
-	memcpy(ret, out, sizeof(out));
+	/* the kernel allows these; dnsmasq's option parser would split or cut the line there */
+	if (strcspn(iface, ",#*=\"'\\") < strlen(iface) - is_pattern(iface))
+		return err_set(-EINVAL, "interface name \"%s\": dnsmasq cannot serve a name with "
+			       "',', '#', '*' (but a final one: a pattern), '=', quotes or '\\'",
+			       iface);
 	return 0;
-bad:
-	return err_set(-EINVAL, "MAC \"%s\": must be aa:bb:cc:dd:ee:ff", mac ? mac : "");
 }
 
-static bool host_label_ok(const char *name)
+/* Whether pattern (or name) serves iface. */
+static bool iface_covers(const char *pattern, const char *iface)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(pattern);
 
-	return n > 0 && n <= 63 && name[0] != '-' && name[n - 1] != '-' &&
-	       strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n;
+	if (!is_pattern(pattern))
+		return strcmp(pattern, iface) == 0;
+	return strncmp(pattern, iface, n - 1) == 0;
 }
 
 /* ---- the served set: state_dir/dnsmasq/interfaces ---- */
 
 struct entry {
-	char iface[NL_IFNAMSIZ];
+	char iface[NL_IFNAMSIZ + 1];	/* a name or a pattern "PREFIX*" */
 	char network[STORE_NAME_MAX];
 	unsigned prefixlen;
 	struct in6_addr slice;		/* :: for a /64 (constructor) */
@@ -273,9 +263,18 @@ static int set_write(const struct paths *p, const struct set *s)
 			r = dm_text_addf(&t, "%s\n", e->n_dns ? "" : "-");
 	}
 	if (r == 0)
-		r = dm_write_atomic(p->dir, "interfaces", t.buf, t.len, 0644);
+		r = dm_write_atomic(p->dir, "interfaces", t.buf, t.len, 0644, true);
 	free(t.buf);
 	return r;
+}
+
+int dm_served_count(const struct paths *p)
+{
+	struct set s;
+	int r = set_read(p, &s);
+
+	free(s.v);
+	return r < 0 ? r : (int)s.n;
 }
 
 /* ---- the configuration ---- */
@@ -306,25 +305,33 @@ static int conf_write(const struct paths *p, const struct set *s)
 	}
 	for (size_t i = 0; r == 0 && i < s->n; i++) {
 		const struct entry *e = &s->v[i];
-		bool dup = false;
+		bool dup = false, pat = is_pattern(e->iface);
+		/* The tag of the interface's DHCPv6 replies and RAs, for its options: dnsmasq
+		 * tags them with the interface's name; a pattern's range sets a tag of its own,
+		 * "v6pd:PREFIX" (no interface name holds a ':'). */
+		char tag[NL_IFNAMSIZ + 8];
 
+		(void)snprintf(tag, sizeof(tag), "%s%.*s", pat ? "v6pd:" : "",
+			       (int)(strlen(e->iface) - pat), e->iface);
 		r = dm_text_addf(&t, "interface=%s\nra-param=%s,%d,%d\n", e->iface, e->iface,
 			         RA_INTERVAL, RA_LIFETIME);
 		/* static: addresses nobody reserved are never handed out. A constructor follows
 		 * the interface's addresses, a renumbered slice included, but takes /64 only;
 		 * a fixed range serves every interface with an address in it, so once. */
 		if (r == 0 && e->prefixlen == 64)
-			r = dm_text_addf(&t, "dhcp-range=::,constructor:%s,static%s,64,%s\n", e->iface,
+			r = dm_text_addf(&t, "dhcp-range=%s%s%s::,constructor:%s,static%s,64,%s\n",
+				         pat ? "set:" : "", pat ? tag : "", pat ? "," : "", e->iface,
 				         e->off_link ? ",off-link" : "", DNSMASQ_LEASE_TIME);
 		for (size_t k = 0; k < i && e->prefixlen != 64; k++)
 			dup |= s->v[k].prefixlen == e->prefixlen && s->v[k].off_link == e->off_link &&
 			       IN6_ARE_ADDR_EQUAL(&s->v[k].slice, &e->slice);
 		if (r == 0 && e->prefixlen != 64 && !dup)
-			r = dm_text_addf(&t, "dhcp-range=%s,static%s,%u,%s\n",
+			r = dm_text_addf(&t, "dhcp-range=%s%s%s%s,static%s,%u,%s\n",
+				         pat ? "set:" : "", pat ? tag : "", pat ? "," : "",
 				         inet_ntop(AF_INET6, &e->slice, a, sizeof(a)),
 				         e->off_link ? ",off-link" : "", e->prefixlen, DNSMASQ_LEASE_TIME);
 		if (r == 0 && e->n_dns) {
-			r = dm_text_addf(&t, "dhcp-option=tag:%s,option6:dns-server", e->iface);
+			r = dm_text_addf(&t, "dhcp-option=tag:%s,option6:dns-server", tag);
 			for (size_t k = 0; r == 0 && k < e->n_dns; k++)
 				r = dm_text_addf(&t, ",[%s]",
 					         inet_ntop(AF_INET6, &e->dns[k], a, sizeof(a)));
@@ -333,7 +340,7 @@ static int conf_write(const struct paths *p, const struct set *s)
 		}
 	}
 	if (r == 0)
-		r = dm_write_atomic(p->dir, "dnsmasq.conf", t.buf, t.len, 0644);
+		r = dm_write_atomic(p->dir, "dnsmasq.conf", t.buf, t.len, 0644, true);
 	free(t.buf);
 	return r;
 }
@@ -365,186 +372,6 @@ static int apply(const struct paths *p, const struct set *old, const struct set 
 
 /* ---- public ---- */
 
-int dnsmasq_hosts_dir(const char *state_dir, const char *network, char *buf, size_t size)
-{
-	int r;
-
-	if ((r = dm_check_state_dir(state_dir)) < 0)
-		return r;
-	if ((r = config_check_name(network)) < 0)
-		return err_wrap(r, "network");
-	return dm_pathf(buf, size, "%s/" DM_HOSTS_SUBDIR "/%s", state_dir, network);
-}
-
-static int hosts_dir_ensure(const char *state_dir, const char *network, char *buf, size_t size)
-{
-	char top[PATH_MAX];
-	int r;
-
-	if ((r = dnsmasq_hosts_dir(state_dir, network, buf, size)) < 0 ||
-	    (r = dm_ensure_state_dir(state_dir)) < 0 ||
-	    (r = dm_pathf(top, sizeof(top), "%s/" DM_HOSTS_SUBDIR, state_dir)) < 0 ||
-	    (r = dm_ensure_dir(top, 0755)) < 0)
-		return r;
-	return dm_ensure_dir(buf, 0755);
-}
-
-int dnsmasq_hosts_dir_ensure(const char *state_dir, const char *network, char *buf,
-			     size_t size)
-{
-	return hosts_dir_ensure(state_dir, network, buf, size);
-}
-
-/* SIGHUP to our dnsmasq, when one runs: it drops records of changed or removed files. */
-static void hup(const char *state_dir)
-{
-	struct paths p;
-	pid_t pid;
-
-	if (dm_paths_init(state_dir, &p) < 0) {
-		err_clear();
-		return;
-	}
-	if ((pid = dm_running_pid(&p)) > 0)
-		(void)kill(pid, SIGHUP);
-}
-
-int dnsmasq_host_put(const char *state_dir, const char *network, const char *mac,
-		     const struct in6_addr *addr, const char *name)
-{
-	char dir[PATH_MAX], path[PATH_MAX], m[STORE_MAC_MAX], a[INET6_ADDRSTRLEN], line[400];
-	char *old = NULL;
-	bool existed;
-	int r;
-
-	if ((r = mac_normalize(mac, m)) < 0)
-		return r;
-	if (!addr)
-		return err_set(-EINVAL, "reservation for %s: no address", m);
-	if ((r = hosts_dir_ensure(state_dir, network, dir, sizeof(dir))) < 0 ||
-	    (r = dm_pathf(path, sizeof(path), "%s/%s", dir, m)) < 0)
-		return r;
-	(void)inet_ntop(AF_INET6, addr, a, sizeof(a));
-	(void)snprintf(line, sizeof(line), "%s,[%s]%s%s\n", m, a, name && host_label_ok(name) ?
-		       "," : "", name && host_label_ok(name) ? name : "");
-	r = dm_read_file(path, HOST_FILE_MAX, &old, NULL);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	existed = r == 0;
-	if (existed && strcmp(old, line) == 0) {
-		free(old);
-		return 0;
-	}
-	free(old);
-	if ((r = dm_write_atomic(dir, m, line, strlen(line), 0644)) < 0)
-		return r;
-	if (existed)
-		hup(state_dir);
-	return 0;
-}
-
-/* The address of a reservation line "mac,[addr]..." */
-static int host_line_addr(const char *line, struct in6_addr *ret)
-{
-	const char *b = strchr(line, '['), *e = b ? strchr(b, ']') : NULL;
-	char a[INET6_ADDRSTRLEN];
-
-	if (!b || !e || (size_t)(e - b - 1) >= sizeof(a))
-		return -EINVAL;
-	memcpy(a, b + 1, (size_t)(e - b - 1));
-	a[e - b - 1] = '\0';
-	return inet_pton(AF_INET6, a, ret) == 1 ? 0 : -EINVAL;
-}
-
-/* Counts (dry) or drops the DHCPv6 leases on addr in dnsmasq's lease file: lines
- * "EXPIRY IAID ADDR NAME CLIENT-ID" after "duid SERVER-DUID"; IPv4 lines have a MAC in the
- * second field and never parse as an IPv6 address in the third. */
-static int leases_drop(const struct paths *p, const struct in6_addr *addr, bool dry)
-{
-	struct text t = { 0 };
-	char *buf = NULL, *save = NULL;
-	int r = dm_read_file(p->leases, LEASE_FILE_MAX, &buf, NULL), found = 0;
-
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	for (char *line = strtok_r(buf, "\n", &save); line && r == 0;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char copy[512], *f[3] = { 0 }, *s2 = NULL;
-		struct in6_addr a;
-		int n = 0;
-
-		(void)snprintf(copy, sizeof(copy), "%s", line);
-		for (char *tok = strtok_r(copy, " ", &s2); tok && n < 3; tok = strtok_r(NULL, " ", &s2))
-			f[n++] = tok;
-		if (n == 3 && inet_pton(AF_INET6, f[2], &a) == 1 &&
-		    memcmp(&a, addr, sizeof(a)) == 0) {
-			found++;
-			continue;
-		}
-		if (!dry)
-			r = dm_text_addf(&t, "%s\n", line);
-	}
-	if (r == 0 && !dry && found)
-		r = dm_write_atomic(p->dir, "leases", t.buf ? t.buf : "", t.len, 0644);
-	free(t.buf);
-	free(buf);
-	return r < 0 ? r : found;
-}
-
-int dnsmasq_host_remove(const char *state_dir, const char *network, const char *mac)
-{
-	char dir[PATH_MAX], path[PATH_MAX], m[STORE_MAC_MAX];
-	struct in6_addr addr;
-	struct paths p;
-	struct set s = { 0 };
-	char *line = NULL;
-	bool have_addr;
-	int r, fd = -1;
-	pid_t pid;
-
-	if ((r = mac_normalize(mac, m)) < 0 ||
-	    (r = dnsmasq_hosts_dir(state_dir, network, dir, sizeof(dir))) < 0 ||
-	    (r = dm_pathf(path, sizeof(path), "%s/%s", dir, m)) < 0 ||
-	    (r = dm_paths_init(state_dir, &p)) < 0)
-		return r;
-	r = dm_read_file(path, HOST_FILE_MAX, &line, NULL);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	have_addr = host_line_addr(line, &addr) == 0;
-	free(line);
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : err_set(-errno, "%s: %s", path, strerror(errno));
-	if ((r = dm_fsync_dir(dir)) < 0)
-		return r;
-	if (!have_addr) {
-		hup(state_dir);
-		return 1;
-	}
-	if ((r = dm_lock_take(&p, &fd)) < 0)
-		return r;
-	pid = dm_running_pid(&p);
-	if ((r = leases_drop(&p, &addr, true)) <= 0) {
-		if (r == 0 && pid)
-			(void)kill(pid, SIGHUP);
-		goto out;
-	}
-	/* dnsmasq keeps its leases in memory and rewrites the file from them: stop it first */
-	if ((r = dm_stop_all(&p, pid)) < 0 || (r = leases_drop(&p, &addr, false)) < 0 ||
-	    (r = set_read(&p, &s)) < 0)
-		goto out;
-	if (s.n && (r = dm_spawn_dnsmasq(&p)) < 0)
-		goto out;
-	r = 0;
-out:
-	free(s.v);
-	dm_lock_release(fd);
-	return r < 0 ? r : 1;
-}
-
 int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l)
 {
 	struct set old = { 0 }, new = { 0 };
@@ -556,7 +383,6 @@ int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l)
 	int r, fd = -1;
 
 	if ((r = entry_from_link(l, &e)) < 0 || (r = dm_paths_init(state_dir, &p)) < 0 ||
-	    (r = hosts_dir_ensure(state_dir, e.network, hosts, sizeof(hosts))) < 0 ||
 	    (r = dm_lock_take(&p, &fd)) < 0)
 		return r;
 	if ((r = set_read(&p, &old)) < 0)
@@ -565,8 +391,16 @@ int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l)
 	i = set_find(&old, e.iface);
 	if (i >= 0 && entry_eq(&old.v[i], &e) && pid)
 		goto out;
-	if ((r = set_copy(&old, &new)) < 0)
+	/* dnsmasq (re)starts: its reservations directory must be there (and reachable) */
+	if ((r = dnsmasq_hosts_dir_ensure(state_dir, e.network, hosts, sizeof(hosts))) < 0 ||
+	    (r = set_copy(&old, &new)) < 0)
 		goto out;
+	/* a pattern serves the interfaces it matches: their own entries go (an older v6pd
+	 * served each tap by name) */
+	for (size_t k = new.n; is_pattern(e.iface) && k-- > 0;)
+		if (strcmp(new.v[k].iface, e.iface) != 0 && iface_covers(e.iface, new.v[k].iface))
+			new.v[k] = new.v[--new.n];
+	i = set_find(&new, e.iface);
 	if (i >= 0)
 		new.v[i] = e;
 	else if ((r = set_add(&new, &e)) < 0)
@@ -680,16 +514,4 @@ int dnsmasq_stop(const char *state_dir)
 		r = pid ? 1 : 0;
 	dm_lock_release(fd);
 	return r;
-}
-
-int dnsmasq_reload(const char *pid_file)
-{
-	pid_t pid = pid_file ? dm_read_pid(pid_file) : 0;
-
-	if (!pid || !dm_proc_alive(pid) || !dm_proc_is_dnsmasq(pid, NULL))
-		return 0;
-	if (kill(pid, SIGHUP) < 0)
-		return errno == ESRCH ? 0 : err_set(-errno, "SIGHUP to dnsmasq (pid %d): %s",
-						    (int)pid, strerror(errno));
-	return 1;
 }

@@ -16,9 +16,12 @@
  * DHCPv6 leases outlive the VM: dnsmasq refuses a reserved address to a client whose DUID
  * differs from the one its lease records until that lease expires (1 h), and a guest's DUID
  * changes when libvirt gives the domain a new UUID (undefine + define: guests use DUID-UUID
- * from the SMBIOS UUID). So dnsmasq_host_remove(), called when the VM stops, also makes our
- * dnsmasq forget its leases on that address (a restart with the lease dropped from its lease
- * file, only when there is one).
+ * from the SMBIOS UUID). So when the VM stops our dnsmasq also forgets its leases on that
+ * address (dnsmasq_leases_forget(): a restart with the lease dropped from its lease file,
+ * only when there is one; the libvirt hook leaves it to a worker it does not wait for).
+ *
+ * Served interfaces: a bridge or tap by name, or every tap of a routed entry at once by a
+ * pattern "PREFIX*" (dnsmasq_link.iface), so that a new VM's tap needs no restart.
  *
  * Layout: state_dir/dnsmasq/{lock,dnsmasq.conf,interfaces,dnsmasq.pid,leases,dnsmasq.log}
  * and state_dir/dhcp-hosts/NETWORK/MAC. Every function that starts or stops dnsmasq holds an
@@ -48,25 +51,43 @@ int dnsmasq_hosts_dir(const char *state_dir, const char *network, char *buf, siz
 int dnsmasq_hosts_dir_ensure(const char *state_dir, const char *network, char *buf,
 			     size_t size);
 
-/* Writes (temp + fsync + rename + fsync of the directory) the reservation "MAC,[ADDR],NAME"
- * (a dhcp-hostsfile line: no "dhcp-host=" in a hosts directory) for mac in the network's
- * directory, creating it 0755. mac is aa:bb:cc:dd:ee:ff in either case (written lower
- * case). name may be NULL; a name that is not a host name label (1..63 of [A-Za-z0-9-], no
- * '-' at either end) is left out rather than refused. Replaces an existing one for that MAC
- * and then sends SIGHUP to our dnsmasq, so the old record goes; an identical one is left
- * alone (no write). */
+/* Writes (temp + rename, no fsync: the file is derived from the store and rewritten by the
+ * next start, see dnsmasq.c) the reservation "MAC,[ADDR],NAME" (a dhcp-hostsfile line: no
+ * "dhcp-host=" in a hosts directory) for mac in the network's directory, creating it 0755
+ * when missing. mac is aa:bb:cc:dd:ee:ff in either case (written lower case). name may be
+ * NULL; a name that is not a host name label (1..63 of [A-Za-z0-9-], no '-' at either end)
+ * is left out rather than refused. 0 when the reservation is new (a watching dnsmasq reads
+ * it at once) or identical (no write); 1 when it replaced a different one for that MAC: our
+ * dnsmasq was sent SIGHUP so the old record goes, and any other dnsmasq reading the
+ * directory (libvirt's) needs one too (dnsmasq_reload()). */
 int dnsmasq_host_put(const char *state_dir, const char *network, const char *mac,
 		     const struct in6_addr *addr, const char *name);
 /* Removes it: 1, or 0 when it was not there. When our dnsmasq holds a DHCPv6 lease on the
  * reserved address, restarts it with that lease dropped (see above); otherwise sends it
- * SIGHUP so the record goes. Call it when the VM stops. */
+ * SIGHUP so the record goes (another dnsmasq reading the directory needs
+ * dnsmasq_reload() for that too). Call it when the VM stops: it is
+ * dnsmasq_host_unlink() and dnsmasq_leases_forget(..., true). */
 int dnsmasq_host_remove(const char *state_dir, const char *network, const char *mac);
+/* The reservation file goes and our dnsmasq gets SIGHUP; *ret_addr (may be NULL) is the
+ * address it reserved (:: when unreadable). 1, or 0 when there was none. */
+int dnsmasq_host_unlink(const char *state_dir, const char *network, const char *mac,
+			struct in6_addr *ret_addr);
+/* Makes our dnsmasq forget its DHCPv6 leases on addrs[0..n) (:: entries are skipped),
+ * restarting it once when it holds any. With wait false (a libvirt hook, which libvirtd
+ * waits for) that restart is left to a detached worker and the call returns at once; the
+ * worker holds the lock until dnsmasq runs again (a later serve or forget waits for it), and
+ * logs a failure to state_dir/dnsmasq/dnsmasq.log. Returns how many leases there were. */
+int dnsmasq_leases_forget(const char *state_dir, const struct in6_addr *addrs, size_t n,
+			  bool wait);
 
 /* How one interface is served. */
 struct dnsmasq_link {
 	const char *network;		/* whose reservations: state_dir/dhcp-hosts/NETWORK/ */
 	const char *iface;		/* a bridge or tap carrying the slice's ::1 (any global
-					 * address in the slice: dnsmasq sends no RA without one) */
+					 * address in the slice: dnsmasq sends no RA without one),
+					 * or a pattern "PREFIX*": every such interface, present
+					 * and future, served alike with no restart when one
+					 * appears (dnsmasq's own trailing-'*' wildcard) */
 	unsigned prefixlen;		/* the slice length, 64..120 */
 	struct in6_addr slice;		/* the slice's prefix, needed unless prefixlen is 64:
 					 * dnsmasq builds ranges from an interface's addresses
@@ -88,7 +109,8 @@ struct dnsmasq_link {
  * with the M flag, DHCPv6 for reserved addresses only (dhcp-range ::,constructor:IFACE,
  * static for a /64, SLICE,static,LEN for a longer slice: addresses nobody reserved are
  * never handed out), leases of 1 h. DNS off (port=0).
- * The interface need not exist yet (bind-dynamic: dnsmasq follows it). */
+ * The interface need not exist yet (bind-dynamic: dnsmasq follows it). Serving a pattern
+ * drops the served interfaces it matches (it serves them). */
 int dnsmasq_serve_link(const char *state_dir, const struct dnsmasq_link *l);
 /* dnsmasq_serve_link() with what the interface says: prefixlen and slice from its first
  * global address (/64 when it has none yet), off_link unless it is a bridge, no RDNSS. */
@@ -105,3 +127,7 @@ int dnsmasq_stop(const char *state_dir);
  * /run/libvirt/network/NAME.pid), so it drops records of changed or removed reservation
  * files. 1 when signalled, 0 when no dnsmasq runs under that pid file. */
 int dnsmasq_reload(const char *pid_file);
+/* dnsmasq_reload() of libvirt's dnsmasq of libvirt network NAME, which reads a v6pd network's
+ * reservations when `v6pdctl libvirt network define` pointed it at them. */
+#define DNSMASQ_LIBVIRT_PID_DIR "/run/libvirt/network"
+int dnsmasq_reload_libvirt(const char *network);

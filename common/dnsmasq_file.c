@@ -129,7 +129,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int dm_fsync_dir(const char *dir)
+static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 
@@ -141,10 +141,11 @@ int dm_fsync_dir(const char *dir)
 	return r;
 }
 
-/* dir/name replaced by buf: temp ".name.XXXXXX" (dnsmasq skips dot files), fsync, rename,
- * fsync of dir. A reader sees the old file or the new one. */
+/* dir/name replaced by buf: temp ".name.XXXXXX" (dnsmasq skips dot files), rename; with
+ * durable, fsync before the rename and of dir after it. A reader sees the old file or the
+ * new one either way: the rename is atomic in the page cache, the fsyncs are for power loss. */
 int dm_write_atomic(const char *dir, const char *name, const char *buf, size_t len,
-			mode_t mode)
+		    mode_t mode, bool durable)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
 	int fd, r;
@@ -155,7 +156,8 @@ int dm_write_atomic(const char *dir, const char *name, const char *buf, size_t l
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return err_set(-errno, "%s: creating a temp file: %s", dir, strerror(errno));
-	if (fchmod(fd, mode) < 0 || (r = write_all(fd, buf, len)) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode) < 0 || (r = write_all(fd, buf, len)) < 0 ||
+	    (durable && fsync(fd) < 0)) {
 		r = r < 0 ? r : -errno;
 		(void)close(fd);
 		goto fail;
@@ -168,7 +170,7 @@ int dm_write_atomic(const char *dir, const char *name, const char *buf, size_t l
 		r = -errno;
 		goto fail;
 	}
-	return dm_fsync_dir(dir);
+	return durable ? fsync_dir(dir) : 0;
 fail:
 	(void)unlink(tmp);
 	return err_set(r, "%s: %s", final, strerror(-r));

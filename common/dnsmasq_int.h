@@ -1,6 +1,7 @@
-/* dnsmasq_int: what dnsmasq.c (the served set, the configuration, the public functions),
- * dnsmasq_file.c (files written atomically, the state directory) and dnsmasq_proc.c (the
- * lock and the dnsmasq processes) share. Not an interface: see dnsmasq.h. */
+/* dnsmasq_int: what dnsmasq.c (the served set, the configuration), dnsmasq_hosts.c (the
+ * reservations and leases), dnsmasq_file.c (files written atomically, the state directory)
+ * and dnsmasq_proc.c (the lock and the dnsmasq processes) share. Not an interface: see
+ * dnsmasq.h. */
 #pragma once
 
 #include <limits.h>
@@ -27,11 +28,11 @@ int dm_check_state_dir(const char *state_dir);
 /* The whole regular file (at most max bytes), NUL-terminated, in *ret (free()). -ENOENT
  * without a message. */
 int dm_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
-int dm_fsync_dir(const char *dir);
-/* dir/name replaced by buf (mode): temp ".name.XXXXXX" (dnsmasq skips dot files), fsync,
- * rename, fsync of dir. */
+/* dir/name replaced by buf (mode): temp ".name.XXXXXX" (dnsmasq skips dot files), rename. A
+ * reader sees the old file or the new one. durable: fsync of the file before the rename and
+ * of dir after it, so that the new file is what a power loss leaves. */
 int dm_write_atomic(const char *dir, const char *name, const char *buf, size_t len,
-		    mode_t mode);
+		    mode_t mode, bool durable);
 /* mkdir with mode (whatever the umask) unless it is a directory already. */
 int dm_ensure_dir(const char *path, mode_t mode);
 /* The state directory, made as the store makes it, with o+x for dnsmasq (nobody); its
@@ -69,3 +70,13 @@ pid_t dm_running_pid(const struct paths *p);
 int dm_stop_all(const struct paths *p, pid_t pid);
 /* Starts dnsmasq on p->conf and waits until it runs; its startup error in the message. */
 int dm_spawn_dnsmasq(const struct paths *p);
+/* Forks a worker that outlives the caller and nobody waits for: its own session, stdin,
+ * stdout and stderr on /dev/null (a hook's are pipes libvirtd reads to EOF), every other
+ * descriptor closed but keep_fd. 1 in the worker, which ends with _exit(); 0 in the caller
+ * once the worker is on its way; a negative errno when it could not be made. */
+int dm_detach(int keep_fd);
+
+/* ---- dnsmasq.c ---- */
+
+/* How many interfaces the served set holds. */
+int dm_served_count(const struct paths *p);

@@ -48,9 +48,15 @@ int dm_lock_take(const struct paths *p, int *ret_fd)
 {
 	int r, fd;
 
-	if ((r = dm_ensure_state_dir(p->state_dir)) < 0 || (r = dm_ensure_dir(p->dir, 0755)) < 0)
-		return r;
-	fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* The directories exist (and the state directory's mode was checked) once the lock
+	 * file does: a hook call that stops a VM looks no further than it. */
+	fd = open(p->lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		if ((r = dm_ensure_state_dir(p->state_dir)) < 0 ||
+		    (r = dm_ensure_dir(p->dir, 0755)) < 0)
+			return r;
+		fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
 	if (fd < 0)
 		return err_set(-errno, "%s: %s", p->lock, strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
@@ -321,4 +327,35 @@ out_pipe:
 	if (pipefd[1] >= 0)
 		(void)close(pipefd[1]);
 	return r;
+}
+
+int dm_detach(int keep_fd)
+{
+	pid_t pid = fork();
+	int st = 0, fd;
+
+	if (pid < 0)
+		return err_set(-errno, "fork: %s", strerror(errno));
+	if (pid > 0) {
+		while (waitpid(pid, &st, 0) < 0) {
+			if (errno == ECHILD)	/* SIGCHLD ignored: reaped already */
+				return 0;
+			if (errno != EINTR)
+				return err_set(-errno, "waitpid: %s", strerror(errno));
+		}
+		return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0
+							     : err_set(-ECHILD, "the worker did not start");
+	}
+	/* the middle process: a session of its own, then the worker, which init adopts */
+	if (setsid() < 0 || (pid = fork()) < 0)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 || dup2(fd, 0) < 0 ||
+	    dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+		_exit(1);
+	if (keep_fd > 3)
+		(void)close_range(3, (unsigned)keep_fd - 1, 0);
+	(void)close_range(keep_fd >= 3 ? (unsigned)keep_fd + 1 : 3, ~0U, 0);
+	return 1;
 }

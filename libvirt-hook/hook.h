@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "netlink.h"
 #include "store.h"
 #include "vmconf.h"
 
@@ -84,14 +85,17 @@ struct hook {
  * Both leave nothing of their own behind on failure: leases taken in the call go back to
  *   what they were, and what was configured for them is removed.
  * stopped (also release): every lease of the domain's MACs released into its reserved
- *   state, its reservation removed, a routed tap's addresses, route and proxy entry removed;
- *   failures are logged to stderr one line each and the rest still done. Returns 0 unless
- *   the store cannot be opened.
+ *   state, its reservation removed, a routed tap's addresses, route and proxy entry removed,
+ *   and the host's v6pd dnsmasq made to forget the guests' DHCPv6 leases (a restart left to
+ *   a worker: dnsmasq_leases_forget()); failures are logged to stderr one line each and the
+ *   rest still done. Returns 0 unless the store cannot be opened.
  * port-created, port-deleted: prepare's lease and reservation, and stopped's release, for a
  *   port of a libvirt network the config lists. port-deleted, and stopped for an interface on
  *   such a network, also make libvirt's dnsmasq forget the MAC's DHCPv6 leases
  *   (dhcp6release.h), so that its reservation is free for a new DUID (a domain undefined and
- *   defined again). */
+ *   defined again).
+ * Whenever a reservation of such a network changes or goes, libvirt's dnsmasq gets SIGHUP
+ *   (dnsmasq_reload_libvirt()): it forgets a changed or removed file's record only then. */
 int hook_domain_prepare(struct hook *h, const struct dom *d);
 int hook_domain_start(struct hook *h, const struct dom *d, bool reconnect);
 int hook_domain_stopped(struct hook *h, const struct dom *d);
@@ -99,3 +103,47 @@ int hook_port_created(struct hook *h, const struct net_port *p);
 int hook_port_deleted(struct hook *h, const struct net_port *p);
 /* Closes the store and the netlink socket; accepts a hook that opened neither. */
 void hook_close(struct hook *h);
+
+/* ---- host.c: the host side, for ops.c ---- */
+
+/* One managed interface in one call. */
+struct work {
+	const struct vmconf_entry *e;
+	const char *tap;		/* VMCONF_MATCH_TAP: the link */
+	char mac[STORE_MAC_MAX];
+	char key[STORE_KEY_MAX];
+	char ifname[STORE_IFNAME_MAX];	/* the MAC without colons */
+	struct lease lease;		/* what the acquire returned */
+	struct lease prev;		/* the key's lease before, when had_prev */
+	struct lease adopted;		/* a predecessor's lease taken over, when did_adopt */
+	bool had_prev, did_adopt, acquired;
+	bool was_active;		/* active before this call: not ours to undo */
+	bool host_done;			/* host side configured in this call */
+	struct nl_link tap_link, uplink; /* VMCONF_MATCH_TAP at start: looked up before anything */
+};
+
+static inline const char *net_of(const struct work *w)
+{
+	return w->e->cfg.name;
+}
+
+static inline const char *state_dir(const struct hook *h)
+{
+	return h->conf->state_dir;
+}
+
+/* h->nl, opened on first use. */
+int hook_open_nl(struct hook *h);
+/* Everything a tap needs that the hook cannot make: the tap itself and the ndpProxy uplink,
+ * looked up (into w) before anything is made, so a start that cannot work changes nothing. */
+int host_tap_check(struct hook *h, struct work *w);
+/* prepare: a v6pd bridge made when missing (libvirt attaches the tap to it before start), a
+ * tap made beforehand set to come up without a kernel link-local. */
+int host_prepare(struct hook *h, struct work *w);
+/* start, reconnect: the bridge or the tap set up (again), and dnsmasq serving it. Sets
+ * w->host_done. */
+int host_start(struct hook *h, struct work *w);
+/* Undoes a tap's host side for lease l (the tap found through the lease's route when the
+ * XML no longer names it; one that is gone took its addresses and routes with it). */
+int host_tap_teardown(struct hook *h, const struct vmconf_entry *e, const struct lease *l,
+		      const char *tap);

@@ -7,11 +7,10 @@
  *
  * prepare and start (and reconnect, port-created) may fail and then abort the start: they
  * leave behind nothing they made in this call. stopped (and release, port-deleted) undo by
- * MAC: the taps may be gone and the XML may no longer name them.
+ * MAC: the taps may be gone and the XML may no longer name them. The host side is host.c.
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <linux/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,39 +22,11 @@
 #include "dns.h"
 #include "err.h"
 #include "hook.h"
-#include "hostside.h"
 #include "netlink.h"
-#include "sysctl.h"
-
-/* One managed interface in one call. */
-struct work {
-	const struct vmconf_entry *e;
-	const char *tap;		/* VMCONF_MATCH_TAP: the link */
-	char mac[STORE_MAC_MAX];
-	char key[STORE_KEY_MAX];
-	char ifname[STORE_IFNAME_MAX];	/* the MAC without colons */
-	struct lease lease;		/* what the acquire returned */
-	struct lease prev;		/* the key's lease before, when had_prev */
-	struct lease adopted;		/* a predecessor's lease taken over, when did_adopt */
-	bool had_prev, did_adopt, acquired;
-	bool was_active;		/* active before this call: not ours to undo */
-	bool host_done;			/* host side configured in this call */
-	struct nl_link tap_link, uplink; /* VMCONF_MATCH_TAP at start: looked up before anything */
-};
 
 static int64_t now(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static const char *net_of(const struct work *w)
-{
-	return w->e->cfg.name;
-}
-
-static const char *state_dir(const struct hook *h)
-{
-	return h->conf->state_dir;
 }
 
 static int open_store(struct hook *h)
@@ -74,13 +45,6 @@ static bool store_exists(const struct hook *h)
 		return true;
 	(void)snprintf(p, sizeof(p), "%s/%s", state_dir(h), STORE_DB_FILE);
 	return access(p, F_OK) == 0;
-}
-
-static int open_nl(struct hook *h)
-{
-	if (h->nl)
-		return 0;
-	return nl_ctx_open(&h->nl);
 }
 
 void hook_close(struct hook *h)
@@ -265,181 +229,60 @@ static void lease_undo(struct hook *h, struct work *w)
 	w->acquired = false;
 }
 
+/* libvirt's dnsmasq of a network entry reads the reservations too (`v6pdctl libvirt network
+ * define`): it reads a new file by itself but keeps the record of a changed or removed one
+ * until SIGHUP (dnsmasq(8), --dhcp-hostsdir), and would hand a MAC its old address. */
+static int libvirt_reload(const struct vmconf_entry *e, int changed)
+{
+	int r;
+
+	if (changed <= 0 || e->match != VMCONF_MATCH_NETWORK)
+		return changed < 0 ? changed : 0;
+	r = dnsmasq_reload_libvirt(e->pattern);
+	return r < 0 ? err_wrap(r, "libvirt network \"%s\"", e->pattern) : 0;
+}
+
 static int reservation_put(struct hook *h, const struct work *w, const char *name)
 {
 	if (!w->lease.addr_known)
 		return err_set(-ENOENT, "network \"%s\": the base prefix is not known", net_of(w));
-	return dnsmasq_host_put(state_dir(h), net_of(w), w->mac, &w->lease.addr, name);
+	return libvirt_reload(w->e, dnsmasq_host_put(state_dir(h), net_of(w), w->mac,
+						     &w->lease.addr, name));
 }
 
-/* ---- the host side ---- */
+/* The addresses of a call's removed reservations whose DHCPv6 leases our dnsmasq (it serves
+ * the bridges and taps, not libvirt's networks) must forget, so that a domain defined again
+ * under a new UUID (a new DUID) gets its address (dnsmasq.h). Forgetting takes a dnsmasq
+ * restart: one per call for all of them, in a worker libvirtd does not wait for. */
+struct forget {
+	struct in6_addr *v;
+	size_t n;
+};
 
-static struct prefix routed_dst(const struct vmconf_entry *e, const struct lease *l)
+static int reservation_remove(struct hook *h, const struct vmconf_entry *e, const char *mac,
+			      struct forget *f)
 {
-	struct prefix p = { .addr = l->addr, .len = 128 };
+	struct in6_addr a, *v;
+	int r = dnsmasq_host_unlink(state_dir(h), e->cfg.name, mac, &a);
 
-	return e->cfg.net.per_container_slice ? l->slice : p;
-}
-
-/* Link-local addresses other than fe80::1: the guest must see one router, fe80::1. */
-static int drop_other_ll(struct hook *h, int ifindex)
-{
-	struct in6_addr g = hostside_gateway_ll();
-	struct nl_address *a = NULL;
-	int n = nl_address_list(h->nl, ifindex, &a), r = 0;
-
-	for (int i = 0; i < n && r >= 0; i++)
-		if (IN6_IS_ADDR_LINKLOCAL(&a[i].addr) && memcmp(&a[i].addr, &g, sizeof(g)) != 0)
-			r = nl_address_del(h->nl, ifindex, &a[i].addr, a[i].prefixlen);
-	free(a);
-	return n < 0 ? n : r < 0 ? r : 0;
-}
-
-/* Everything a tap needs that the hook cannot make: the tap itself and the ndpProxy uplink.
- * Looked at before anything is made, so a start that cannot work changes nothing. */
-static int tap_check(struct hook *h, struct work *w)
-{
-	const char *up = w->e->cfg.ndp_proxy;
-	int r;
-
-	if ((r = nl_link_get(h->nl, w->tap, &w->tap_link)) < 0)
-		return r == -ENODEV ? err_set(r, "tap \"%s\" does not exist", w->tap) : r;
-	r = up[0] ? nl_link_get(h->nl, up, &w->uplink) : 0;
-	if (r == -ENODEV)
-		return err_set(r, "\"ndpProxy\" \"%s\": no such link on the host", up);
-	return r < 0 ? err_wrap(r, "\"ndpProxy\"") : 0;
-	return 0;
-}
-
-/* Router advertisements and DHCPv6 on iface from the host's v6pd dnsmasq. A routed tap's
- * prefix is off-link (no L flag): the slice's other addresses are behind other taps. */
-static int serve(struct hook *h, const struct work *w, const char *iface, bool off_link)
-{
-	struct dnsmasq_link l = {
-		.network = net_of(w),
-		.iface = iface,
-		.prefixlen = w->lease.slice.len,
-		.off_link = off_link,
-	};
-
-	return dnsmasq_serve_link(state_dir(h), &l);
-}
-
-static int tap_setup(struct hook *h, struct work *w)
-{
-	struct hostside_routed hr = {
-		.ifindex = w->tap_link.ifindex,
-		.ifname = w->tap,
-		.addr = w->lease.addr,
-		.route = routed_dst(w->e, &w->lease),
-		.gateway_slice = &w->lease.slice,
-		.uplink = w->e->cfg.ndp_proxy[0] ? &w->uplink : NULL,
-	};
-	int r;
-
-	/* No kernel link-local once it is up (addr_gen_mode 1 = none); when it is up already,
-	 * drop_other_ll() removes the one the kernel made. */
-	if ((r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1)) < 0)
-		return r;
-	if (!(w->tap_link.flags & IFF_UP) && (r = nl_link_set_up(h->nl, hr.ifindex)) < 0)
-		return r;
-	if ((r = hostside_routed_setup(h->nl, &hr)) < 0 || (r = drop_other_ll(h, hr.ifindex)) < 0)
-		return r;
-	return serve(h, w, w->tap, true);
-}
-
-/* nl_bridge_ensure() and its gateways. The guests' default router is whoever sends the
- * router advertisements, from a link-local address of the bridge: fe80::1 must be its only
- * one (DESIGN.md decision 6). */
-static int bridge_setup(struct hook *h, const struct work *w)
-{
-	const char *br = w->e->cfg.bridge;
-	int ifindex, r;
-
-	if ((r = open_nl(h)) < 0 ||
-	    (r = nl_bridge_ensure(h->nl, br, w->e->cfg.mtu, &ifindex)) < 0 ||
-	    (r = sysctl_ipv6_conf_set(br, "addr_gen_mode", 1)) < 0 ||
-	    (r = hostside_bridge_gateways(h->nl, br, ifindex, &w->lease.slice)) < 0)
-		return r;
-	return drop_other_ll(h, ifindex);
-}
-
-/* Undoes tap_setup() for lease l: the route (found through the lease when the XML no longer
- * names the tap), the gateway addresses on the tap, the proxy entry. A tap that is gone took
- * its addresses and routes with it; dnsmasq stops serving it. */
-static int tap_teardown(struct hook *h, const struct vmconf_entry *e, const struct lease *l,
-			const char *tap)
-{
-	struct in6_addr g = hostside_gateway_ll(), slice_gw;
-	struct nl_route rt = { .dst = routed_dst(e, l) };
-	struct nl_link link = { 0 };
-	int r;
-
-	if (!l->addr_known)
-		return 0;
-	if ((r = open_nl(h)) < 0)
-		return r;
-	if (tap && tap[0] && (r = nl_link_get(h->nl, tap, &link)) < 0 && r != -ENODEV)
-		return r;
-	if (!link.ifindex) {
-		struct nl_route *v = NULL;
-		int n = nl_route_list(h->nl, 0, &v);
-
-		for (int i = 0; i < n; i++)
-			if (v[i].dst.len == rt.dst.len &&
-			    memcmp(&v[i].dst.addr, &rt.dst.addr, sizeof(rt.dst.addr)) == 0)
-				rt.oif = v[i].oif;
-		free(v);
-		if (n < 0)
-			return n;
-		if (rt.oif && (r = nl_link_get_by_index(h->nl, rt.oif, &link)) < 0 && r != -ENODEV)
-			return r;
+	if (r > 0 && f && e->match != VMCONF_MATCH_NETWORK &&
+	    (v = realloc(f->v, (f->n + 1) * sizeof(*v)))) {
+		v[f->n++] = a;
+		f->v = v;
 	}
-	if ((r = hostside_proxy_remove(h->nl, e->cfg.ndp_proxy, &l->addr)) < 0)
-		return r;
-	if (link.ifindex) {
-		rt.oif = link.ifindex;
-		prefix_addr_with_host(&l->slice, ADDRGEN_GATEWAY_IID, &slice_gw);
-		if ((r = nl_route_del(h->nl, &rt)) < 0 ||
-		    (r = nl_address_del(h->nl, link.ifindex, &slice_gw, l->slice.len)) < 0 ||
-		    (r = nl_address_del(h->nl, link.ifindex, &g, 64)) < 0)
-			return r;
-		/* A tap that stays (managed='no') stays served: the VM comes back on it, and
-		 * dnsmasq restarts whenever the set of served links changes. */
-		return 0;
-	}
-	return tap && tap[0] ? dnsmasq_unserve(state_dir(h), tap) : 0;
+	return libvirt_reload(e, r);
 }
 
-/* prepare: a v6pd bridge must exist before libvirt attaches the tap to it. */
-static int host_prepare(struct hook *h, struct work *w)
+static void forget_run(struct hook *h, struct forget *f)
 {
-	int r;
+	int r = dnsmasq_leases_forget(state_dir(h), f->v, f->n, false);
 
-	if (w->e->match == VMCONF_MATCH_BRIDGE)
-		return bridge_setup(h, w);
-	/* A tap made beforehand (managed='no'): no kernel link-local when it comes up. */
-	if (w->e->match == VMCONF_MATCH_TAP) {
-		r = sysctl_ipv6_conf_set(w->tap, "addr_gen_mode", 1);
-		if (r == -ENOENT)
-			err_clear();
-		return r == -ENOENT ? 0 : r;
-	}
-	return 0;
-}
-
-static int host_start(struct hook *h, struct work *w)
-{
-	int r;
-
-	if (w->e->match == VMCONF_MATCH_NETWORK)
-		return 0;
-	w->host_done = true;
-	if (w->e->match == VMCONF_MATCH_TAP)
-		return tap_setup(h, w);
-	if ((r = bridge_setup(h, w)) < 0)
-		return r;
-	return serve(h, w, w->e->cfg.bridge, false);
+	if (r < 0)
+		(void)fprintf(stderr, "v6pd: dropping the stopped guests' DHCPv6 leases: %s "
+				      "(ignored)\n", err_msg(r));
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
 }
 
 /* ---- the calls ---- */
@@ -502,8 +345,9 @@ static void undo(struct hook *h, struct work *v, size_t n)
 			continue;
 		if (!w->was_active) {
 			if (w->host_done && w->e->match == VMCONF_MATCH_TAP)
-				(void)tap_teardown(h, w->e, &w->lease, w->tap);
-			(void)dnsmasq_host_remove(state_dir(h), net_of(w), w->mac);
+				(void)host_tap_teardown(h, w->e, &w->lease, w->tap);
+			/* written by this call: no guest has a DHCPv6 lease on it to forget */
+			(void)reservation_remove(h, w->e, w->mac, NULL);
 		}
 		lease_undo(h, w);
 	}
@@ -554,7 +398,7 @@ static int domain_apply(struct hook *h, const struct dom *d, bool start, bool re
 	for (k = 0; start && k < n; k++) {
 		if (v[k].e->match != VMCONF_MATCH_TAP)
 			continue;
-		if ((r = open_nl(h)) < 0 || (r = tap_check(h, &v[k])) < 0) {
+		if ((r = hook_open_nl(h)) < 0 || (r = host_tap_check(h, &v[k])) < 0) {
 			r = err_wrap(r, "interface %s (v6pd network \"%s\")", v[k].mac,
 				     net_of(&v[k]));
 			goto out;
@@ -595,7 +439,7 @@ static void log_failure(const char *what, int r)
 /* Releases one lease into its reserved state (a no-op when it is already) and undoes its
  * attachment; no lease is no error. */
 static int detach(struct hook *h, const struct vmconf_entry *e, const char *key, const char *mac,
-		  const char *tap)
+		  const char *tap, struct forget *f)
 {
 	struct lease l;
 	int r = store_lease_release(h->store, e->cfg.name, key, now(), &l), k;
@@ -607,13 +451,13 @@ static int detach(struct hook *h, const struct vmconf_entry *e, const char *key,
 	if (r < 0)
 		return r;
 	if (e->match == VMCONF_MATCH_TAP)
-		r = tap_teardown(h, e, &l, tap);
+		r = host_tap_teardown(h, e, &l, tap);
 	if (e->cfg.dns.enabled) {
 		dns_set_pdns_runner(dns_pdns_via_v6pdctl);
 		if ((k = dns_withdraw(h->store, &e->cfg.dns, &l, now())) < 0)
 			log_failure("removing from DNS (`v6pdctl dns sync` retries)", k);
 	}
-	k = dnsmasq_host_remove(state_dir(h), e->cfg.name, mac);
+	k = reservation_remove(h, e, mac, f);
 	return r < 0 ? r : k < 0 ? k : 0;
 }
 
@@ -621,9 +465,10 @@ static int detach(struct hook *h, const struct vmconf_entry *e, const char *key,
  * result of stopped and release. */
 int hook_domain_stopped(struct hook *h, const struct dom *d)
 {
-	int r;
+	struct forget f = { 0 };
+	int r = 0;
 
-	for (size_t k = 0; k < d->n_ifs; k++) {
+	for (size_t k = 0; r == 0 && k < d->n_ifs; k++) {
 		const struct dom_iface *i = &d->ifs[k];
 		struct work w = { 0 };
 
@@ -638,10 +483,10 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 			if (!store_exists(h))
 				return 0;
 			if ((r = open_store(h)) < 0)
-				return r;
+				break;
 			w.e = e;
 			if ((r = make_key(&w, d->uuid, d->name, i->mac)) == 0)
-				r = detach(h, e, w.key, w.mac, i->target);
+				r = detach(h, e, w.key, w.mac, i->target, &f);
 			/* libvirt's dnsmasq: the bridge is not in this XML (dhcp6release.h) */
 			if (r == 0 && e->match == VMCONF_MATCH_NETWORK &&
 			    (r = dhcp6_release_libvirt(DHCP6_LIBVIRT_STATUS_DIR, NULL, i->mac)) > 0)
@@ -651,10 +496,12 @@ int hook_domain_stopped(struct hook *h, const struct dom *d)
 					       "interface %s (v6pd network \"%s\")", i->mac,
 					       e->cfg.name);
 				log_failure(what, r);
+				r = 0;
 			}
 		}
 	}
-	return 0;
+	forget_run(h, &f);
+	return r;
 }
 
 static const struct vmconf_entry *port_entry(const struct hook *h, const struct net_port *p)
@@ -699,7 +546,7 @@ int hook_port_deleted(struct hook *h, const struct net_port *p)
 		return r;
 	if ((r = open_store(h)) < 0 ||
 	    (r = make_key(&w, p->owner_uuid, p->owner_name, p->mac)) < 0 ||
-	    (r = detach(h, w.e, w.key, w.mac, NULL)) < 0)
+	    (r = detach(h, w.e, w.key, w.mac, NULL, NULL)) < 0)
 		return err_wrap(r, "interface %s (v6pd network \"%s\")", w.mac, net_of(&w));
 	/* libvirt's dnsmasq would refuse the reservation to another DUID until the guest's
 	 * DHCPv6 lease expires (see dhcp6release.h) */

@@ -552,7 +552,11 @@ int libvirt_gc(struct ctl *c, int *ret_released, int *ret_domains)
 			 * dnsmasq forget the DHCPv6 lease; so does this */
 			if (!v[i].mac[0])
 				continue;
-			if ((q = dnsmasq_host_remove(c->vm->state_dir, net, v[i].mac)) < 0) {
+			q = dnsmasq_host_remove(c->vm->state_dir, net, v[i].mac);
+			/* libvirt's dnsmasq keeps a removed file's record until SIGHUP */
+			if (q > 0 && c->vm->entries[k].match == VMCONF_MATCH_NETWORK)
+				q = dnsmasq_reload_libvirt(c->vm->entries[k].pattern);
+			if (q < 0) {
 				(void)fprintf(stderr, "v6pdctl: %s: removing the reservation of %s: "
 						      "%s (the lease is released)\n",
 					      net, v[i].mac, err_msg(q));

@@ -11,6 +11,7 @@ per-run prefix; dnsmasq processes are stopped by PID and the namespaces deleted 
 """
 import atexit
 import glob
+import json
 import os
 import re
 import secrets
@@ -27,13 +28,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("V6PD_SRC", os.path.dirname(os.path.dirname(HERE)))
 TEST_BIN = os.environ.get("V6PD_TEST_BIN", os.path.join(SRC, "build", "test"))
 CTL = os.path.join(TEST_BIN, "dnsmasq-ctl")
+HOOK = os.path.join(os.environ.get("V6PD_BIN", os.path.join(SRC, "build", "bin")),
+                    "v6pd-libvirt-hook")
+LIBVIRT_PID_DIR = "/run/libvirt/network"     # libvirt's dnsmasq: NETWORK.pid
 RUN = "v6d" + secrets.token_hex(2)
 PFX = "2001:db8:%x" % (0x1000 + secrets.randbelow(0xe000))
 PFX2 = "2001:db8:%x" % (0x1000 + secrets.randbelow(0xe000))
 # an /80 slice (sliceLength 80): 5 groups, then ::
 PFX80 = "2001:db8:%x:1:2" % (0x1000 + secrets.randbelow(0xe000))
+PFX5 = "2001:db8:%x:5" % (0x1000 + secrets.randbelow(0xe000))
+PFX6 = "2001:db8:%x:6" % (0x1000 + secrets.randbelow(0xe000))
 MACS = {"c1": "52:54:00:d1:00:01", "c2": "52:54:00:d1:00:02", "c3": "52:54:00:d1:00:03",
-        "c4": "52:54:00:d1:00:04"}
+        "c4": "52:54:00:d1:00:04", "c5": "52:54:00:d1:00:05", "c6": "52:54:00:d1:00:06"}
 
 
 def sh(*argv, check=True, timeout=60, env=None):
@@ -115,11 +121,11 @@ class Lab:
                  "noprefixroute")
         self.hsh("ip", "-6", "route", "add", PFX2 + "::30/128", "dev", "rt3")
 
-    def client(self, c, bridge):
+    def client(self, c, bridge, host_end=None):
         ns = "%s-%s" % (RUN, c)
         sh("ip", "netns", "add", ns)
         self.ns[c] = ns
-        host_end = "rt3" if bridge is None else "p" + c
+        host_end = host_end or ("rt3" if bridge is None else "p" + c)
         self.hsh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
                  "netns", ns, "address", MACS[c])
         if bridge:
@@ -138,6 +144,20 @@ class Lab:
         sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ip", "-n", ns, "link", "set", "eth0", "up")
+
+    def routed_tap(self, c, host_end, pfx):
+        """Client c behind host_end set up as the hook sets up a routed tap: fe80::1 its
+        only link-local, pfx::1/64 without a prefix route, pfx::N/128 routed to it."""
+        self.client(c, None, host_end=host_end)
+        self.hsh("sysctl", "-qw", "net.ipv6.conf.%s.addr_gen_mode=1" % host_end)
+        self.hsh("ip", "link", "set", host_end, "down")
+        self.hsh("ip", "link", "set", host_end, "up")
+        self.hsh("ip", "-6", "addr", "flush", "dev", host_end)
+        self.hsh("ip", "-6", "addr", "add", "fe80::1/64", "dev", host_end, "nodad")
+        self.hsh("ip", "-6", "addr", "add", pfx + "::1/64", "dev", host_end, "nodad",
+                 "noprefixroute")
+        self.hsh("ip", "-6", "route", "add", pfx + "::%s/128" % c[1:], "dev", host_end)
+        return pfx + "::%s" % c[1:]
 
     def hsh(self, *argv, check=True, env=None, timeout=60):
         return sh("ip", "netns", "exec", self.host, *argv, check=check, env=env,
@@ -340,6 +360,117 @@ class Dnsmasq(unittest.TestCase):
         addrs, _, _, err = LAB.dhcp("c1", new_duid=True)
         self.assertEqual(addrs, [PFX + "::c1"], err)
 
+    def test_forget_nowait_leaves_the_restart_to_a_worker(self):
+        """What the hook does when a guest stops: the reservation goes at once (unlink), and
+        the restart that drops the guest's DHCPv6 lease is left to a detached worker
+        (forget nowait), which the caller does not wait for: it returns long before
+        dnsmasq is back, and the worker holds the lock until then, so a serve right after
+        waits for it and finds it running."""
+        LAB.ctl(self.sd, "serve", "vms", "br0")
+        self.put("c1", PFX + "::c3")
+        self.assertEqual(LAB.dhcp("c1")[0], [PFX + "::c3"])
+        pid = self.pid()
+        self.assertEqual(LAB.ctl(self.sd, "unlink", "vms", MACS["c1"]).stdout.strip(), "1")
+        self.assertEqual(self.pid(), pid, "unlink alone restarts nothing")
+        self.assertIn(PFX + "::c3 ", self.leases())
+        # a slow dnsmasq start (a wrapper that waits 1 s) makes the worker's restart long
+        slow = os.path.join(LAB.tmp, "slow-dnsmasq")
+        with open(slow, "w") as f:
+            f.write("#!/bin/sh\nsleep 1\nexec dnsmasq \"$@\"\n")
+        os.chmod(slow, 0o755)
+        t0 = time.monotonic()
+        p = LAB.ctl(self.sd, "forget", "nowait", PFX + "::c3", PFX + "::ffff",
+                    env=dict(os.environ, V6PD_DNSMASQ=slow))
+        took = time.monotonic() - t0
+        self.assertEqual(p.stdout.strip(), "1", "one lease on those addresses")
+        self.assertLess(took, 0.9, "forget nowait waited for the restart")
+        t0 = time.monotonic()
+        LAB.ctl(self.sd, "serve", "vms", "br0")     # waits for the worker's lock
+        self.assertGreater(time.monotonic() - t0, 0.1)
+        new = self.pid()
+        self.assertGreater(new, 0)
+        self.assertNotEqual(new, pid)
+        self.assertEqual(our_dnsmasqs(self.conf), [new])
+        self.assertNotIn(PFX + "::c3 ", self.leases())
+        # so a new DUID (a domain defined again under a new UUID) gets the address
+        self.put("c1", PFX + "::c3")
+        addrs, _, _, err = LAB.dhcp("c1", new_duid=True)
+        self.assertEqual(addrs, [PFX + "::c3"], err)
+        # nothing left to forget: no restart
+        LAB.ctl(self.sd, "unlink", "vms", MACS["c2"])
+        self.assertEqual(LAB.ctl(self.sd, "forget", "nowait", PFX + "::c9").stdout.strip(),
+                         "0")
+        self.assertEqual(self.pid(), new)
+
+    def test_hook_reloads_libvirts_dnsmasq_when_a_reservation_goes(self):
+        """A libvirt-managed network: libvirt's dnsmasq reads the hook's reservations through
+        dhcp-hostsdir (`v6pdctl libvirt network define`), which picks up new files by itself
+        but keeps a removed file's record until SIGHUP. Played here by a dnsmasq run as
+        libvirt runs it (static DHCPv6 on the bridge, pid file
+        /run/libvirt/network/NAME.pid): after the hook's stopped, the guest's MAC must no
+        longer get its address from it, and that dnsmasq must not have been restarted."""
+        net = RUN + "-lvnet"
+        hosts = os.path.join(self.sd, "dhcp-hosts", "lvn")
+        os.makedirs(hosts)
+        os.chmod(self.sd, 0o711)
+        for d in (os.path.dirname(hosts), hosts):
+            os.chmod(d, 0o755)
+        made_dir = not os.path.isdir(LIBVIRT_PID_DIR)
+        os.makedirs(LIBVIRT_PID_DIR, exist_ok=True)
+        pidfile = os.path.join(LIBVIRT_PID_DIR, net + ".pid")
+        conf = os.path.join(LAB.tmp, net + ".conf")
+        with open(conf, "w") as f:
+            f.write("port=0\nno-resolv\nno-hosts\nbind-dynamic\ninterface=br0\nenable-ra\n"
+                    "dhcp-range=%s::1,static,64,1h\ndhcp-hostsdir=%s\npid-file=%s\n"
+                    "dhcp-leasefile=%s/%s.leases\n" % (PFX, hosts, pidfile, LAB.tmp, net))
+        LAB.hsh("dnsmasq", "--conf-file=" + conf)
+        with open(pidfile) as f:
+            lv_pid = int(f.read())
+
+        def cleanup():
+            try:
+                os.kill(lv_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            for p in (pidfile,) + ((LIBVIRT_PID_DIR,) if made_dir else ()):
+                try:
+                    (os.rmdir if p == LIBVIRT_PID_DIR else os.unlink)(p)
+                except OSError:
+                    pass
+        self.addCleanup(cleanup)
+
+        hookdir = os.path.join(LAB.tmp, net + "-hooks", "qemu.d")
+        os.makedirs(hookdir)
+        os.symlink(HOOK, os.path.join(hookdir, "v6pd"))
+        hconf = os.path.join(LAB.tmp, net + ".json")
+        with open(hconf, "w") as f:
+            json.dump({"stateDir": self.sd, "interfaces": [
+                {"match": {"network": net}, "name": "lvn", "prefix": PFX + "::/56"}]}, f)
+
+        def hook(op, subop, xml_file):
+            with open(os.path.join(HERE, "inputs", xml_file)) as f:
+                xml = f.read().replace("'recnet'", "'%s'" % net).replace(
+                    "52:54:00:aa:00:01", MACS["c1"])
+            p = subprocess.run(["ip", "netns", "exec", LAB.host,
+                                os.path.join(hookdir, "v6pd"), "rec-vm", op, subop, "-"],
+                               input=xml, capture_output=True, text=True, timeout=60,
+                               env={"LC_ALL": "C", "HOME": "/root", "PATH": os.environ["PATH"],
+                                    "V6PD_LIBVIRT_CONFIG": hconf})
+            self.assertEqual((p.returncode, p.stderr), (0, ""), op)
+
+        hook("prepare", "begin", "prepare.xml")
+        with open(os.path.join(hosts, MACS["c1"])) as f:
+            addr = f.read().split("[")[1].split("]")[0]
+        addrs, _, _, err = LAB.dhcp("c1")
+        self.assertEqual(addrs, [addr], err)
+        hook("stopped", "end", "stopped.xml")
+        self.assertFalse(os.path.exists(os.path.join(hosts, MACS["c1"])))
+        addrs, _, _, err = LAB.dhcp("c1", timeout=6)
+        self.assertEqual(addrs, [], "libvirt's dnsmasq still serves the removed reservation")
+        with open(pidfile) as f:
+            self.assertEqual(int(f.read()), lv_pid, "libvirt's dnsmasq was restarted")
+        os.kill(lv_pid, 0)
+
     def test_without_remove_a_new_duid_is_refused(self):
         """The dnsmasq behaviour remove() works around, shown: the old lease blocks it."""
         LAB.ctl(self.sd, "serve", "vms", "br0")
@@ -408,6 +539,52 @@ class Dnsmasq(unittest.TestCase):
         LAB.ctl(self.sd, "unserve", "br0")
         self.assertEqual(self.pid(), 0)
         self.assertEqual(our_dnsmasqs(self.conf), [])
+
+    def test_pattern_serves_links_that_appear_later_without_restart(self):
+        """A routed tap entry's pattern ("vmtap*" in the hook's config) is served as a whole:
+        a new VM's tap, made and addressed after dnsmasq started, gets its RA (with RDNSS)
+        and its DHCPv6 reservation from the same dnsmasq process. Two taps, each its own
+        /64, as with perContainerSlice."""
+        pat = RUN[-4:] + "t*"
+        LAB.ctl(self.sd, "serve-link", "routed", pat, "::/64", "off-link", "2001:db8::53")
+        pid = self.pid()
+        self.assertGreater(pid, 0)
+        with open(self.conf) as f:
+            conf = f.read()
+        tag = "v6pd:" + pat[:-1]
+        self.assertIn("interface=%s\n" % pat, conf)
+        self.assertIn("ra-param=%s,10,600\n" % pat, conf)
+        self.assertIn("dhcp-range=set:%s,::,constructor:%s,static,off-link,64,1h\n" % (
+            tag, pat), conf)
+        self.assertIn("dhcp-option=tag:%s,option6:dns-server,[2001:db8::53]\n" % tag, conf)
+        for c, pfx in (("c5", PFX5), ("c6", PFX6)):
+            addr = LAB.routed_tap(c, pat[:-1] + c[1:], pfx)
+            self.put(c, addr, net="routed")
+            got, routes, _, log = LAB.dhcp(c, want_env="new_dhcp6_name_servers")
+            self.assertEqual(got, [addr], log)
+            self.assertRegex(routes, r"default via fe80::1 dev eth0")
+            self.assertNotRegex(routes, re.escape(pfx) + r"::/64 dev eth0")   # off-link
+            self.assertIn("new_dhcp6_name_servers=2001:db8::53", LAB.hook_env)
+            self.assertRegex(LAB.hook_env, r"nd1_rdnss1_servers=2001:db8::53")
+            self.assertEqual(self.pid(), pid, "a link matching a served pattern must not "
+                                              "restart dnsmasq")
+        self.assertEqual(our_dnsmasqs(self.conf), [pid])
+        # serving the pattern again changes nothing
+        LAB.ctl(self.sd, "serve-link", "routed", pat, "::/64", "off-link", "2001:db8::53")
+        self.assertEqual(self.pid(), pid)
+
+    def test_pattern_replaces_the_links_it_matches(self):
+        LAB.ctl(self.sd, "serve", "routed", "rt3")
+        LAB.ctl(self.sd, "serve", "vms", "br0")
+        LAB.ctl(self.sd, "serve-link", "routed", "rt*", "::/64", "off-link")
+        with open(os.path.join(self.sd, "dnsmasq", "interfaces")) as f:
+            served = sorted(l.split()[0] for l in f if not l.startswith("#"))
+        self.assertEqual(served, ["br0", "rt*"])
+        with open(self.conf) as f:
+            self.assertNotIn("interface=rt3\n", f.read())
+        self.put("c3", PFX2 + "::30", net="routed")
+        addrs, _, _, err = LAB.dhcp("c3")
+        self.assertEqual(addrs, [PFX2 + "::30"], err)
 
     def test_slice_longer_than_64_gets_a_fixed_range(self):
         """dnsmasq's constructor refuses anything but /64 ("prefix length must be exactly
@@ -483,6 +660,9 @@ class Dnsmasq(unittest.TestCase):
             (("put", "vms", "52:54:00:zz:00:01", PFX + "::1"), 'MAC "52:54:00:zz:00:01"'),
             (("put", "../etc", MACS["c1"], PFX + "::1"), 'name "../etc"'),
             (("serve", "vms", "br,0"), 'interface name "br,0"'),
+            (("serve", "vms", "br*0*"), 'interface name "br*0*"'),
+            (("serve", "vms", "*"), 'interface pattern "*"'),
+            (("serve", "vms", "a/b*"), 'interface pattern "a/b*"'),
             (("serve", "vms", "a/b"), 'interface name "a/b"'),
             (("serve-link", "vms", "br0", "::/40", "on-link"), "prefix length 40"),
             (("serve-link", "vms", "br0", "::/80", "on-link"), "a /80 slice needs its prefix"),

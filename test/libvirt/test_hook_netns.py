@@ -39,6 +39,16 @@ class NetnsHook(HookCase):
         self.nsh("ip", "link", "add", UPLINK, "type", "veth", "peer", "name", "upl1")
         self.nsh("ip", "link", "set", UPLINK, "up")
 
+    def dnsmasq_pid(self):
+        """The pid of the hook's dnsmasq for this state dir, 0 when none runs."""
+        try:
+            with open(os.path.join(self.state, "dnsmasq", "dnsmasq.pid")) as f:
+                pid = int(f.read().split()[0])
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError, IndexError):
+            return 0
+
     def stop_dnsmasq(self):
         """The dnsmasq the hook started for this state dir (dnsmasq.h: its pid file)."""
         try:
@@ -208,6 +218,21 @@ class NetnsHook(HookCase):
         self.qemu("stopped", "end", read_input("stopped.xml"))
         self.check_routed_gone(l)
 
+    def test_slice_longer_than_64(self):
+        """sliceLength 80: dnsmasq's constructor takes /64 only, so the entry's pattern is
+        served with a fixed range of the slice (the hook passes the slice along)."""
+        self.tap(TAP)
+        self.write_conf([self.entry({"tap": "vmtap*"}, "vmtap", mode="routed", subnetId=3,
+                                    sliceLength=80, ndpProxy=UPLINK)])
+        self.qemu("prepare", "begin", read_input("prepare.xml"))
+        self.qemu("start", "begin", read_input("start.xml"))
+        l = self.lease("vmtap", MAC_TAP)
+        self.assertTrue(l["slice"].endswith("/80"), l["slice"])
+        self.check_routed(l, slice_len=80)
+        with open(os.path.join(self.state, "dnsmasq", "dnsmasq.conf")) as f:
+            self.assertIn("dhcp-range=set:v6pd:vmtap,%s,static,off-link,80,1h\n" %
+                          l["slice"].split("/")[0], f.read())
+
     def test_two_vms_two_taps_one_slice(self):
         self.tap(TAP)
         self.tap("vmtap1")
@@ -218,19 +243,27 @@ class NetnsHook(HookCase):
             for f in ("prepare.xml", "start.xml", "stopped.xml")}
         self.qemu("prepare", "begin", read_input("prepare.xml"))
         self.qemu("start", "begin", read_input("start.xml"))
+        pid = self.dnsmasq_pid()
         self.hook("qemu", "vm2", "prepare", "begin", xml2["prepare.xml"])
         self.hook("qemu", "vm2", "start", "begin", xml2["start.xml"])
+        # dnsmasq serves the entry's pattern: the second tap needs no restart
+        self.assertGreater(pid, 0)
+        self.assertEqual(self.dnsmasq_pid(), pid, "a new tap restarted dnsmasq")
+        with open(os.path.join(self.state, "dnsmasq", "interfaces")) as f:
+            self.assertEqual([l.split()[0] for l in f if not l.startswith("#")], ["vmtap*"])
         l1 = self.lease("vmtap", MAC_TAP)
         l2 = self.leases()[("vmtap", key("52:54:00:bb:00:03", other))]
         self.assertIn("2001:db8:100:3::1/64", self.addrs("vmtap1"))
         self.assertIn("2001:db8:100:3::1/64", self.addrs(TAP))
         self.assertIn(l1["address"], self.routes(TAP))
         self.assertIn(l2["address"], self.routes("vmtap1"))
-        # stopping the first leaves the second alone
+        # stopping the first leaves the second alone, and dnsmasq running
+        self.nsh("ip", "link", "del", TAP)
         self.qemu("stopped", "end", read_input("stopped.xml"))
         self.assertNotIn(l1["address"], self.routes())
         self.assertIn(l2["address"], self.routes("vmtap1"))
         self.assertIn("2001:db8:100:3::1/64", self.addrs("vmtap1"))
+        self.assertEqual(self.dnsmasq_pid(), pid)
 
     def test_start_failure_leaves_nothing(self):
         """The uplink named by ndpProxy is missing: start fails after the tap was configured

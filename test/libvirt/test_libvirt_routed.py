@@ -66,9 +66,18 @@ class RoutedMode(virt.VirtCase):
         for n, m, t in zip(names, macs, taps):
             self.addCleanup(self.undefine, n)
             consoles.append(lv.define(n, [("ethernet", t, m)]))
-        for n in names:
+        # One after the other: the second guest's tap is new to the v6pd dnsmasq, which
+        # serves the config's tap pattern and so must serve it (RA + DHCPv6 reservation)
+        # without a restart.
+        addrs, pids = [], []
+        for n, c in zip(names, consoles):
             lv.start_domain(n)
-        addrs = [self.assert_stable_address(c.wait_ready(), lv.prefix) for c in consoles]
+            addrs.append(self.assert_stable_address(c.wait_ready(), lv.prefix))
+            pids.append(lv.dnsmasq_pid())
+        self.assertGreater(pids[0], 0)
+        self.assertEqual(pids[1], pids[0], "the second guest's new tap restarted dnsmasq")
+        with open(os.path.join(lv.state, "dnsmasq", "dnsmasq.conf")) as f:
+            self.assertIn("interface=%st*\n" % RUN, f.read())
         self.assertNotEqual(addrs[0], addrs[1])
         for a in addrs:
             self.assert_pings(a)

@@ -5,6 +5,8 @@
  *   dnsmasq-ctl STATE_DIR unserve IFACE
  *   dnsmasq-ctl STATE_DIR put NETWORK MAC ADDRESS [NAME]
  *   dnsmasq-ctl STATE_DIR remove NETWORK MAC
+ *   dnsmasq-ctl STATE_DIR unlink NETWORK MAC
+ *   dnsmasq-ctl STATE_DIR forget wait|nowait ADDRESS...
  *   dnsmasq-ctl STATE_DIR hosts-dir NETWORK
  *   dnsmasq-ctl STATE_DIR pid | stop
  *   dnsmasq-ctl reload PID_FILE
@@ -24,7 +26,7 @@
 static int usage(void)
 {
 	(void)fprintf(stderr, "usage: dnsmasq-ctl STATE_DIR serve|serve-link|unserve|put|remove|"
-		      "hosts-dir|pid|stop ... | dnsmasq-ctl reload PID_FILE\n");
+		      "unlink|forget|hosts-dir|pid|stop ... | dnsmasq-ctl reload PID_FILE\n");
 	return 2;
 }
 
@@ -81,6 +83,15 @@ int main(int argc, char **argv)
 		r = dnsmasq_host_put(sd, argv[3], argv[4], &a, argc == 7 ? argv[6] : NULL);
 	} else if (strcmp(verb, "remove") == 0 && argc == 5) {
 		r = dnsmasq_host_remove(sd, argv[3], argv[4]);
+	} else if (strcmp(verb, "unlink") == 0 && argc == 5) {
+		r = dnsmasq_host_unlink(sd, argv[3], argv[4], NULL);
+	} else if (strcmp(verb, "forget") == 0 && argc >= 5 && argc - 4 <= 8) {
+		struct in6_addr v[8];
+
+		for (int i = 4; i < argc; i++)
+			if (addr(argv[i], &v[i - 4]) < 0)
+				return 2;
+		r = dnsmasq_leases_forget(sd, v, (size_t)(argc - 4), strcmp(argv[3], "wait") == 0);
 	} else if (strcmp(verb, "hosts-dir") == 0 && argc == 4) {
 		char buf[PATH_MAX];
 
