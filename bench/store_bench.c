@@ -297,7 +297,7 @@ static void bench_latency(const struct opts *o)
 	(void)printf("  calls over 1 ms:  ");
 	for (int p = 0; p < o->npoints; p++)
 		(void)printf("%s%zu at %ld", p ? ", " : "", over[p], o->points[p]);
-	(void)printf("   (spikes: the WAL auto-checkpoint, 2 fdatasyncs per ~1000 WAL pages)\n");
+	(void)printf("   (spikes: the inline WAL checkpoint, 2 fdatasyncs per 256 WAL frames)\n");
 	(void)printf("  ratio median@%ld / median@%ld: %.2f      (goal: <= 1.1)\n", last,
 		     o->points[0], st[top].median / st[0].median);
 	(void)printf("  median@%ld: %.3f ms                    (goal: < 1 ms)\n", last,

@@ -66,12 +66,15 @@ done:
 	if (r < 0)
 		goto fail;
 out:
-	store_close(req.store);
+	/* The runtime has the result; the WAL's checkpoint goes to a worker. */
+	(void)fflush(stdout);
+	store_close_detached(req.store);
 	json_decref(req.conf);
 	return 0;
 fail:
 	cni_error_print(req.version, code, err_msg(r), NULL);
-	store_close(req.store);
+	(void)fflush(stdout);
+	store_close_detached(req.store);
 	json_decref(req.conf);
 	return 1;
 }

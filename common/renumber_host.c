@@ -10,8 +10,6 @@
 #include "hostside.h"
 #include "renumber_int.h"
 
-#define LIBVIRT_PID_DIR "/run/libvirt/network"
-
 static bool addr_eq(const struct in6_addr *a, const struct in6_addr *b)
 {
 	return memcmp(a, b, sizeof(*a)) == 0;
@@ -247,7 +245,6 @@ static int vm_move(struct rn_ctx *c, const struct rn_move *m)
 {
 	const struct lease *l = &m->it->lease;
 	const struct store_attach *at = &m->it->attach;
-	char pid[sizeof(LIBVIRT_PID_DIR) + STORE_NAME_MAX + 8];
 	int r;
 
 	if ((at->mode != STORE_ATTACH_VM_BRIDGE && at->mode != STORE_ATTACH_VM_TAP &&
@@ -260,8 +257,7 @@ static int vm_move(struct rn_ctx *c, const struct rn_move *m)
 	c->rep->host++;
 	if (at->mode != STORE_ATTACH_VM_NETWORK || !at->link[0] || libvirt_net_seen(c, at->link))
 		return 0;
-	(void)snprintf(pid, sizeof(pid), LIBVIRT_PID_DIR "/%s.pid", at->link);
-	if ((r = dnsmasq_reload(pid)) < 0)
+	if ((r = dnsmasq_reload_libvirt(at->link)) < 0)
 		return r;
 	rn_note(c, "libvirt network \"%s\" keeps its old IPv6 <ip> until `v6pdctl libvirt network "
 		   "define %s --restart`",

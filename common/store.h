@@ -24,7 +24,7 @@
 #define STORE_HOSTNAME_MAX 256
 #define STORE_MAC_MAX 18
 #define STORE_DB_FILE "leases.db"
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #define STORE_DEFAULT_SLICE_LEN 64
 #define STORE_DEFAULT_MAX_LEASES 4096
@@ -117,6 +117,13 @@ struct lease_request {
  * database, with a message naming the path. */
 int store_open(const char *state_dir, struct store **ret);
 void store_close(struct store *s);
+/* store_close() for a short-lived front end about to exit, its output done (stdout flushed):
+ * when this process's commits left the WAL past a few dozen frames, also starts a detached
+ * worker (new session, stdio on /dev/null, no other descriptor of the caller's) that
+ * checkpoints and truncates it with a connection of its own, unless one is at it already,
+ * so the next callers neither pay that checkpoint nor read a long WAL back when they open
+ * the store. Returns at once; the worker exits within milliseconds and prints nothing. */
+void store_close_detached(struct store *s);
 /* Reads every page of the store (SQLite's quick_check) and fails with -EBADMSG naming the
  * path when any is damaged. store_open() only looks at the file's header; damage elsewhere
  * otherwise shows when an operation reaches it. Costs time linear in the store's size (about
@@ -173,6 +180,10 @@ int store_lease_get_attachment(struct store *s, const char *network, const char 
 			       const char *ifname, struct lease *ret);
 /* network NULL: every network. A new array the caller free()s. */
 int store_lease_list(struct store *s, const char *network, struct lease **ret, size_t *ret_n);
+/* The leases of network with that MAC, any state, by key (an index: cost independent of the
+ * network's size); *ret (free()) may be NULL when *ret_n is 0. */
+int store_lease_find_mac(struct store *s, const char *network, const char *mac,
+			 struct lease **ret, size_t *ret_n);
 
 struct store_attachment {
 	const char *container_id;

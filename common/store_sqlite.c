@@ -94,6 +94,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  interface TEXT NOT NULL, prefix TEXT NOT NULL,"
 	"  valid_until INTEGER NOT NULL, preferred_until INTEGER NOT NULL,"
 	"  PRIMARY KEY (interface, prefix)) STRICT, WITHOUT ROWID;",
+	/* v4: the libvirt hook looks for a re-defined domain's earlier lease by MAC. */
+	"CREATE INDEX leases_mac ON leases (network, mac);",
 };
 
 static const char *const stmt_sql[SQ_MAX] = {
@@ -127,6 +129,8 @@ static const char *const stmt_sql[SQ_MAX] = {
 			    " expires = ?15 WHERE network = ?1 AND key = ?2",
 	[SQ_LEASE_DELETE] = "DELETE FROM leases WHERE network = ?1 AND key = ?2",
 	[SQ_LEASE_LIST] = "SELECT " LEASE_COLS " FROM leases ORDER BY network, key",
+	[SQ_LEASE_BY_MAC] = "SELECT " LEASE_COLS " FROM leases WHERE network = ?1 AND mac = ?2"
+			    " ORDER BY key",
 	[SQ_LEASE_LIST_NET] = "SELECT " LEASE_COLS " FROM leases WHERE network = ?1 ORDER BY key",
 	[SQ_LEASE_ACTIVE_NET] = "SELECT " LEASE_COLS " FROM leases WHERE network = ?1"
 				" AND state = 0",
@@ -447,24 +451,6 @@ static int set_wal(struct store *s)
 	}
 }
 
-/* Every v6pd process opens the store, makes one or two transactions and exits. With no
- * connection left open, the next opener rebuilds the WAL index by reading the whole WAL, and
- * that rebuilt index counts no frame as checkpointed, so SQLite's own (passive)
- * auto-checkpoint never gets to restart the WAL: it would grow without bound and every call
- * would read and re-copy all of it. So once the WAL holds WAL_TRUNCATE_FRAMES frames a commit
- * checkpoints it into leases.db and truncates it: one checkpoint (and its fsyncs) every few
- * dozen calls, and a WAL of at most that size to read on open. Replaces the auto-checkpoint. */
-#define WAL_TRUNCATE_FRAMES 128
-
-static int wal_hook(void *ctx, sqlite3 *db, const char *name, int frames)
-{
-	(void)ctx;
-	if (frames >= WAL_TRUNCATE_FRAMES)
-		/* SQLITE_BUSY (a reader holds an old snapshot) only defers it to a later commit. */
-		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	return SQLITE_OK;
-}
-
 static int sq_connect(struct store *s, bool exclusive)
 {
 	int rc = sqlite3_open_v2(s->path, &s->db,
@@ -476,13 +462,14 @@ static int sq_connect(struct store *s, bool exclusive)
 	(void)sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
 	/* The last connection to close would checkpoint (two fdatasyncs) and delete the WAL,
 	 * and the next opener recreate it (two more): every short-lived caller (the CNI
-	 * plugin, v6pdctl) paid four syncs. Leave the WAL to wal_hook() instead, which
-	 * checkpoints and truncates it every WAL_TRUNCATE_FRAMES frames. Durability is what synchronous=NORMAL promises either way: a
+	 * plugin, v6pdctl) paid four syncs. Leave the WAL to store_sqlite_wal.c instead, which
+	 * checkpoints and truncates it every few dozen frames. Durability is what
+	 * synchronous=NORMAL promises either way: a
 	 * crash of the process loses nothing committed, a power loss may roll back the
 	 * newest transactions. leases.db-wal and -shm now stay between calls: a backup copies
 	 * all three files or uses sqlite3 .backup. */
 	(void)sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	(void)sqlite3_wal_hook(s->db, wal_hook, NULL);
+	(void)sqlite3_wal_hook(s->db, sq_wal_hook, s);
 	return exclusive ? exec_sql(s, "PRAGMA locking_mode = EXCLUSIVE", "setting up") : 0;
 }
 

@@ -26,6 +26,7 @@ enum sq_stmt {
 	SQ_LEASE_DELETE,
 	SQ_LEASE_LIST,
 	SQ_LEASE_LIST_NET,
+	SQ_LEASE_BY_MAC,
 	SQ_LEASE_ACTIVE_NET,
 	SQ_LEASE_EXPIRE_NET,
 	SQ_LEASE_EXPIRE_ALL,
@@ -43,6 +44,7 @@ struct store {
 	struct addrgen_secret secret;
 	sqlite3_stmt *stmt[SQ_MAX];
 	int lock_fd;			/* state_dir/leases.lock, the writers' queue; -1: none */
+	int wal_frames;			/* the WAL's length after this connection's last commit */
 };
 
 /* Translates an SQLite result code to a negative errno plus one message naming the store
@@ -60,6 +62,10 @@ int sq_begin(struct store *s);
 int sq_end(struct store *s, int r);
 
 void sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* SQLite's wal_hook (ctx: the store): records the WAL's length, checkpoints it inline when
+ * it is long (store_sqlite_wal.c). */
+int sq_wal_hook(void *ctx, sqlite3 *db, const char *name, int frames);
 
 /* The host prefix; -ENOENT when none is set. */
 int sq_host_prefix(struct store *s, struct prefix *ret);

@@ -517,9 +517,10 @@ int store_lease_get_attachment(struct store *s, const char *network, const char 
 	return r;
 }
 
-/* Collects the rows of a lease query (bound to network unless NULL). */
+/* Collects the rows of a lease query (bound to network unless NULL, and to arg unless
+ * NULL). */
 static int lease_collect(struct store *s, enum sq_stmt id, const char *network,
-			 struct lease **ret, size_t *ret_n)
+			 const char *arg, struct lease **ret, size_t *ret_n)
 {
 	struct lease *v = NULL;
 	size_t n = 0, cap = 0;
@@ -530,6 +531,8 @@ static int lease_collect(struct store *s, enum sq_stmt id, const char *network,
 		return r;
 	if (network)
 		sq_bind_text(st, 1, network);
+	if (arg)
+		sq_bind_text(st, 2, arg);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((r = store_grow(&v, &cap, n, sizeof(*v))) < 0)
 			break;
@@ -558,7 +561,8 @@ int store_lease_list(struct store *s, const char *network, struct lease **ret, s
 		return r;
 	if ((r = sq_begin(s)) < 0)
 		return r;
-	r = lease_collect(s, network ? SQ_LEASE_LIST_NET : SQ_LEASE_LIST, network, &v, &n);
+	r = lease_collect(s, network ? SQ_LEASE_LIST_NET : SQ_LEASE_LIST, network, NULL, &v,
+			  &n);
 	if (r == 0)
 		r = store_network_list(s, &nets, &nn);
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -574,6 +578,33 @@ int store_lease_list(struct store *s, const char *network, struct lease **ret, s
 	}
 	free(nets);
 	r = sq_end(s, r);
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int store_lease_find_mac(struct store *s, const char *network, const char *mac,
+			 struct lease **ret, size_t *ret_n)
+{
+	struct store_net_info net;
+	struct lease *v = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = store_check_names(network, NULL)) < 0 ||
+	    (r = store_check_string("mac", mac, STORE_MAC_MAX, true)) < 0)
+		return r;
+	/* One statement: one snapshot, no transaction (and no turn on the write lock). */
+	if ((r = lease_collect(s, SQ_LEASE_BY_MAC, network, mac, &v, &n)) < 0)
+		return r;
+	if (n > 0)
+		r = sq_net_get(s, network, &net);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = lease_fill_address(s, &v[i], &net);
 	if (r < 0) {
 		free(v);
 		return r;
@@ -603,7 +634,7 @@ int store_gc_attachments(struct store *s, const char *network,
 
 	if ((r = sq_begin(s)) < 0)
 		return r;
-	r = lease_collect(s, SQ_LEASE_ACTIVE_NET, network, &v, &n);
+	r = lease_collect(s, SQ_LEASE_ACTIVE_NET, network, NULL, &v, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (attachment_valid(&v[i], valid, n_valid))
 			continue;

@@ -49,7 +49,8 @@ static bool store_exists(const struct hook *h)
 
 void hook_close(struct hook *h)
 {
-	store_close(h->store);
+	/* libvirtd waits for the hook's exit: the WAL's checkpoint goes to a worker. */
+	store_close_detached(h->store);
 	h->store = NULL;
 	nl_ctx_free(h->nl);
 	h->nl = NULL;
@@ -120,7 +121,7 @@ static int find_predecessor(struct hook *h, const struct work *w, const char *uu
 
 	if (!uuid[0] || w->e->cfg.net.per_container_slice || w->e->cfg.net.iid == IID_EUI64)
 		return 0;
-	if ((r = store_lease_list(h->store, net_of(w), &v, &n)) < 0)
+	if ((r = store_lease_find_mac(h->store, net_of(w), w->mac, &v, &n)) < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct lease *l = &v[i];

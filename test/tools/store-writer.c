@@ -70,7 +70,8 @@ int main(int argc, char **argv)
 		(void)fflush(stdout);
 	}
 out:
-	store_close(s);
+	/* As the CNI plugin does: a long WAL goes to a detached checkpoint worker. */
+	store_close_detached(s);
 	if (r < 0) {
 		(void)fprintf(stderr, "store-writer: %s\n", err_msg(r));
 		return 1;

@@ -657,6 +657,44 @@ static void test_20k(void **state)
 	free(used);
 }
 
+/* The leases of a network with a MAC, any state, with their addresses; none of another
+ * network or MAC. */
+static void test_lease_find_mac(void **state)
+{
+	struct fx *f = fx_host(state, HOST56);
+	struct store_network w = netcfg("web"), o = netcfg("other");
+	struct lease l1, l2, l3, *v = NULL;
+	size_t n = 9;
+	struct lease_request rq = { .key = "u1/02:00:00:00:00:01", .container_id = "u1",
+				    .ifname = "eth0", .hostname = "vm", .mac = "02:00:00:00:00:01" };
+
+	assert_ok(store_lease_find_mac(f->s, "web", "02:00:00:00:00:01", &v, &n));
+	assert_int_equal(n, 0);
+	free(v);
+	assert_ok(store_lease_acquire(f->s, &w, &rq, T0, &l1));
+	assert_ok(store_lease_release(f->s, "web", rq.key, T0 + 5, &l1));
+	rq.key = "u2/02:00:00:00:00:01";
+	rq.container_id = "u2";
+	assert_ok(store_lease_acquire(f->s, &w, &rq, T0 + 10, &l2));
+	assert_ok(store_lease_acquire(f->s, &o, &rq, T0 + 10, &l3));
+	rq.key = "u3/02:00:00:00:00:02";
+	rq.mac = "02:00:00:00:00:02";
+	assert_ok(store_lease_acquire(f->s, &w, &rq, T0 + 10, &l3));
+
+	assert_ok(store_lease_find_mac(f->s, "web", "02:00:00:00:00:01", &v, &n));
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].key, "u1/02:00:00:00:00:01");
+	assert_int_equal(v[0].state, LEASE_RESERVED);
+	assert_true(v[0].addr_known);
+	assert_memory_equal(&v[0].addr, &l1.addr, sizeof(l1.addr));
+	assert_string_equal(v[1].key, "u2/02:00:00:00:00:01");
+	assert_int_equal(v[1].state, LEASE_ACTIVE);
+	assert_memory_equal(&v[1].addr, &l2.addr, sizeof(l2.addr));
+	free(v);
+	assert_err(store_lease_find_mac(f->s, "web", "", &v, &n), -EINVAL,
+		   "mac: must not be empty");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +711,7 @@ int main(void)
 		T(test_no_prefix),
 		T(test_request_checks),
 		T(test_20k),
+		T(test_lease_find_mac),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

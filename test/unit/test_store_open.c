@@ -323,6 +323,34 @@ static void test_open_world_writable(void **state)
 	fx_open(f);
 }
 
+/* A store of schema v3 (leases, no index by MAC) migrates to v4 on open and keeps its
+ * leases; the index is what the lookup by MAC uses. */
+static void test_open_migrates_v3(void **state)
+{
+	struct fx *f = fx_host(state, HOST56);
+	struct store_network w = netcfg("web");
+	struct lease l, *v = NULL;
+	size_t n = 0;
+
+	assert_ok(acquire(f->s, &w, "k1", "c1", T0, &l));
+	store_close(f->s);
+	f->s = NULL;
+	sqlite_run(f->db, "DROP INDEX leases_mac; PRAGMA user_version = 3");
+	assert_int_equal(sqlite_pragma(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+					      "'leases_mac'"),
+			 0);
+	fx_open(f);
+	assert_int_equal(sqlite_pragma(f->db, "PRAGMA user_version"), 4);
+	assert_int_equal(sqlite_pragma(f->db, "SELECT count(*) FROM sqlite_schema WHERE name = "
+					      "'leases_mac'"),
+			 1);
+	assert_int_equal(sqlite_pragma(f->db, "SELECT count(*) FROM leases"), 1);
+	assert_ok(store_lease_list(f->s, "web", &v, &n));
+	assert_int_equal(n, 1);
+	assert_memory_equal(&v[0].addr, &l.addr, sizeof(l.addr));
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +362,7 @@ int main(void)
 		T(test_open_empty_file),
 		T(test_open_not_a_file),
 		T(test_open_world_writable),
+		T(test_open_migrates_v3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
