@@ -1,6 +1,7 @@
 /* Publishing the attachment's lease in DNS (common/dns.h): at once in the IPAM role, beside
  * the link set-up in the full plugin (cni.h). The statically linked plugin runs the PowerDNS
- * API's HTTP exchanges in the helper v6pd-dns-http. */
+ * API's HTTP exchanges in the helper v6pd-dns-http: the one lingering for its state
+ * directory, connected to (or started) when the ADD begins. */
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -57,7 +58,7 @@ void cni_dns_prepare(struct cni_req *req, struct cni_dns_job *j)
 		return;
 	dns_set_pdns_runner(dns_pdns_via_helper);
 	if (req->cfg.dns.pdns)
-		dns_pdns_helper_prestart();
+		dns_pdns_helper_prestart(req->cfg.state_dir);
 	/* only an allocation can fail here; its message is then the publication's outcome */
 	if ((r = dns_job_start(&req->cfg.dns, &j->job)) < 0) {
 		j->r = r;

@@ -152,26 +152,31 @@ bool dns_lease_wanted(const struct dns_config *c, const struct lease *l);
  * the exchanges to the small dynamically linked helper v6pd-dns-http instead
  * (dns_pdns_via_helper). The store work (which records, the RRsets' content, the outcome)
  * stays in the caller either way. A runner fills every request's outcome and returns 0, or
- * a negative errno with a message when it could not run them at all. NULL restores the
- * default. */
+ * a negative errno with a message when it could not run them at all. state_dir is the
+ * store's (store_state_dir()). NULL restores the default. */
 struct dns_http_req;
 typedef int (*dns_pdns_runner_fn)(struct dns_http_req *reqs, size_t n, const char *api_key,
-				  unsigned timeout_ms);
+				  unsigned timeout_ms, const char *state_dir);
 void dns_set_pdns_runner(dns_pdns_runner_fn runner);
 
 /* The runner the statically linked front ends use: runs the exchanges in v6pd-dns-http,
- * found beside the running binary or in the install's libexec/v6pd directory (a helper
- * started by dns_pdns_helper_prestart() when there is one, else a new one). Its start costs
- * the loading of libcurl's thirty shared libraries (~5 ms), which a prestarted helper does
- * while its parent works. */
+ * found beside the running binary or in the install's libexec/v6pd directory. First choice:
+ * the helper that lingers for state_dir (and this network namespace) and serves every call
+ * over a unix socket in state_dir, started here when none answers, so a burst of calls
+ * loads libcurl's thirty shared libraries (~5 ms) once and reuses its HTTP connections; it
+ * exits after V6PD_DNS_HTTP_IDLE (default 60 s) without a call ("0": no lingering helper).
+ * Else, or when that one cannot be had, a helper for this call alone (one started by
+ * dns_pdns_helper_prestart() when there is one). */
 int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
-			unsigned timeout_ms);
+			unsigned timeout_ms, const char *state_dir);
 /* The runner's earlier name (it used to run `v6pdctl dns sync`). */
 #define dns_pdns_via_v6pdctl dns_pdns_via_helper
-/* Starts v6pd-dns-http now, for the next dns_pdns_via_helper() of this process; failures
- * are left for that call to find and report. */
-void dns_pdns_helper_prestart(void);
-/* Ends a prestarted helper no call used (by its PID). */
+/* Gets the next dns_pdns_via_helper() of this process ready while the caller works: connects
+ * to the lingering helper of state_dir, or starts it (it loads libcurl meanwhile), or starts
+ * a helper for that call. Failures are left for that call to find and report. */
+void dns_pdns_helper_prestart(const char *state_dir);
+/* Ends what dns_pdns_helper_prestart() made and no call used: closes the connection, ends a
+ * helper of one call (by its PID). A lingering helper stays. */
 void dns_pdns_helper_release(void);
 
 /* ADD: records c (for dns sync) and publishes l on every backend, removing what was

@@ -51,6 +51,7 @@ static void *job_main(void *arg)
 	struct dns_job *j = arg;
 	enum job_state st;
 
+	(void)pthread_setname_np(pthread_self(), "v6pd-dns");
 	if (j->c.rfc2136)
 		dns_rfc2136_warm(&j->c);
 	(void)pthread_mutex_lock(&j->mu);

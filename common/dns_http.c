@@ -66,9 +66,6 @@ static int setup(struct xfer *x, struct curl_slist *hdr)
 {
 	CURLcode rc = CURLE_OK;
 
-	x->h = cu->easy_init();
-	if (!x->h)
-		return err_set(-ENOMEM, "powerdns: out of memory");
 #define SET(opt, val)                                                  \
 	do {                                                           \
 		if (rc == CURLE_OK)                                    \
@@ -134,7 +131,58 @@ static void run(CURLM *m, struct xfer *xs, size_t n, int64_t deadline)
 		(void)cu->multi_remove_handle(m, xs[i].h);
 }
 
-int dns_http_patch(struct dns_http_req *reqs, size_t n, const char *api_key, unsigned timeout_ms)
+struct dns_http_session {
+	CURLM *m;
+	CURL **h;		/* h[i] serves request i of each call; kept between calls */
+	size_t nh;
+};
+
+int dns_http_session_new(struct dns_http_session **ret)
+{
+	struct dns_http_session *s;
+	int r;
+
+	if ((r = dns_http_init()) < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->m = cu->multi_init())) {
+		free(s);
+		return err_set(-ENOMEM, "powerdns: out of memory");
+	}
+	*ret = s;
+	return 0;
+}
+
+void dns_http_session_free(struct dns_http_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nh; i++)
+		cu->easy_cleanup(s->h[i]);
+	free(s->h);
+	(void)cu->multi_cleanup(s->m);
+	free(s);
+}
+
+/* Handles for n requests: the session's own, and new ones when it has fewer. */
+static int session_handles(struct dns_http_session *s, size_t n)
+{
+	CURL **nh;
+
+	if (n <= s->nh)
+		return 0;
+	nh = realloc(s->h, n * sizeof(*nh));
+	if (!nh)
+		return err_set(-ENOMEM, "powerdns: out of memory");
+	s->h = nh;
+	for (; s->nh < n; s->nh++)
+		if (!(s->h[s->nh] = cu->easy_init()))
+			return err_set(-ENOMEM, "powerdns: out of memory");
+	return 0;
+}
+
+int dns_http_session_patch(struct dns_http_session *s, struct dns_http_req *reqs, size_t n,
+			   const char *api_key, unsigned timeout_ms)
 {
 	/* the first retry at once: the parallel pass is over, so the writes it raced are done;
 	 * the second after a pause, for a race with another process */
@@ -142,46 +190,59 @@ int dns_http_patch(struct dns_http_req *reqs, size_t n, const char *api_key, uns
 	char header[600];	/* "X-API-Key: " and a key of up to DNS_SECRET_MAX */
 	struct curl_slist *hdr = NULL, *h2;
 	struct xfer *xs = NULL;
-	CURLM *m = NULL;
 	int64_t deadline = now_ms() + timeout_ms;
 	int r;
 
-	if ((r = dns_http_init()) < 0)
-		return r;
 	if ((size_t)snprintf(header, sizeof(header), "X-API-Key: %s", api_key) >= sizeof(header))
 		return err_set(-EINVAL, "powerdns: the API key is too long");
 	hdr = cu->slist_append(NULL, header);
 	explicit_bzero(header, sizeof(header));
 	h2 = hdr ? cu->slist_append(hdr, "Content-Type: application/json") : NULL;
 	xs = calloc(n ? n : 1, sizeof(*xs));
-	m = cu->multi_init();
-	if (!h2 || !xs || !m) {
+	if (!h2 || !xs) {
 		r = err_set(-ENOMEM, "powerdns: out of memory");
 		goto out;
 	}
+	if ((r = session_handles(s, n)) < 0)
+		goto out;
 	for (size_t i = 0; i < n && r == 0; i++) {
 		xs[i].q = &reqs[i];
+		xs[i].h = s->h[i];
 		r = setup(&xs[i], hdr);
 	}
 	if (r < 0)
 		goto out;
-	run(m, xs, n, deadline);
+	run(s->m, xs, n, deadline);
 	for (size_t a = 0; a < sizeof(pause) / sizeof(pause[0]); a++)
 		for (size_t i = 0; i < n; i++) {
 			if (!xs[i].server_error || now_ms() + 1 >= deadline)
 				continue;
 			if (pause[a].tv_nsec)
 				(void)nanosleep(&pause[a], NULL);
-			run(m, &xs[i], 1, deadline);
+			run(s->m, &xs[i], 1, deadline);
 		}
 out:
-	for (size_t i = 0; xs && i < n; i++)
-		if (xs[i].h)
-			cu->easy_cleanup(xs[i].h);
+	/* the handles keep no pointer into this call: not to the header list freed below, nor
+	 * to the caller's body, URL and answer room */
+	for (size_t i = 0; i < n && i < s->nh; i++) {
+		(void)cu->easy_setopt(s->h[i], CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+		(void)cu->easy_setopt(s->h[i], CURLOPT_POSTFIELDS, (char *)NULL);
+		(void)cu->easy_setopt(s->h[i], CURLOPT_WRITEDATA, (void *)NULL);
+	}
 	free(xs);
-	if (m)
-		(void)cu->multi_cleanup(m);
 	if (hdr)
 		cu->slist_free_all(hdr);
+	return r;
+}
+
+int dns_http_patch(struct dns_http_req *reqs, size_t n, const char *api_key, unsigned timeout_ms)
+{
+	struct dns_http_session *s;
+	int r;
+
+	if ((r = dns_http_session_new(&s)) < 0)
+		return r;
+	r = dns_http_session_patch(s, reqs, n, api_key, timeout_ms);
+	dns_http_session_free(s);
 	return r;
 }

@@ -1,11 +1,12 @@
 /* The PowerDNS backend's HTTP exchanges (dns_pdns.c builds them and reads their outcome):
  * PATCHes of JSON with the API key, run at once through libcurl. They run in the process
  * that publishes (v6pdctl, the benchmarks) or, for the statically linked front ends, in the
- * small dynamically linked helper v6pd-dns-http (dns_spawn.c, dns-helper/main.c): both
- * call dns_http_patch(). */
+ * small dynamically linked helper v6pd-dns-http (dns_spawn.c, dns-helper/): a lingering one
+ * that serves every call of its state directory over a unix socket, or one per call. */
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DNS_HTTP_REPLY_MAX 1024
 #define DNS_HTTP_ERROR_MAX 256
@@ -27,12 +28,52 @@ struct dns_http_req {
  * or a negative errno (message set) when libcurl cannot be loaded or set up. */
 int dns_http_patch(struct dns_http_req *reqs, size_t n, const char *api_key, unsigned timeout_ms);
 
+/* A session keeps libcurl's multi handle and easy handles from one exchange to the next:
+ * the connections the multi handle caches (HTTP keep-alive) and the handles' TLS sessions
+ * are used again. The lingering v6pd-dns-http keeps one per thread; a session is used by
+ * one thread at a time. dns_http_patch() is a session made and freed around one call. */
+struct dns_http_session;
+int dns_http_session_new(struct dns_http_session **ret);
+void dns_http_session_free(struct dns_http_session *s);	/* NULL is fine */
+int dns_http_session_patch(struct dns_http_session *s, struct dns_http_req *reqs, size_t n,
+			   const char *api_key, unsigned timeout_ms);
+
 /* Loads libcurl ahead of the first dns_http_patch() (v6pd-dns-http does it while its parent
  * is still busy). 0 or a negative errno with a message. */
 int dns_http_init(void);
 
-/* The helper's protocol: one JSON request on its stdin, one JSON answer on its stdout.
+/* The helper's protocol, the same over its stdin and stdout (a helper per call) and over its
+ * socket (the lingering one): the client sends one JSON request and shuts its sending side
+ * down, the helper answers one JSON text and closes.
  *   request {"apiKey": KEY, "timeoutMs": N, "requests": [{"url": U, "body": B}, ...]}
  *   answer  {"results": [{"err": E, "errText": T, "status": S, "reply": R}, ...]}
  *           or {"error": MESSAGE} */
 #define DNS_HTTP_HELPER "v6pd-dns-http"
+#define DNS_HTTP_REQUEST_MAX (4u << 20)
+
+/* The lingering helper (v6pd-dns-http --serve SOCKET): one per state directory and network
+ * namespace (it sends its HTTP from the namespace it was started in), its socket
+ * STATE_DIR/dns-http-NETNS.sock, where NETNS is the inode number of the calling thread's
+ * network namespace, and beside it the lock file its owner holds (.lock instead of .sock,
+ * the owner's PID in it). -ENAMETOOLONG when the path does not fit a unix socket's address,
+ * -EINVAL when state_dir is not absolute (no message: callers fall back quietly). */
+int dns_http_socket_path(const char *state_dir, char *buf, size_t size);
+#define DNS_HTTP_SOCKET_MAX 108	/* sizeof(sun_path) */
+/* The idle time after which the lingering helper exits: V6PD_DNS_HTTP_IDLE (a duration,
+ * "60s", "2m"; "0" turns the lingering helper off: one helper per call), else 60 s.
+ * Returns seconds; 0 means off. */
+#define DNS_HTTP_IDLE_ENV "V6PD_DNS_HTTP_IDLE"
+#define DNS_HTTP_IDLE_DEFAULT 60
+int64_t dns_http_idle_seconds(void);
+
+/* ---- the stream both ends of the protocol use (dns_http_sock.c) ---- */
+
+/* CLOCK_MONOTONIC in ms: the deadlines below. */
+int64_t dns_http_now_ms(void);
+/* Sends all of buf on a socket (MSG_NOSIGNAL: a peer that died cannot raise SIGPIPE) before
+ * deadline. 0, -ETIMEDOUT, or a negative errno. No message. */
+int dns_http_send_all(int fd, const char *buf, size_t len, int64_t deadline);
+/* Reads to EOF (at most max bytes) before deadline: *ret (free()) gets the text, NUL
+ * terminated, *ret_len its length. 0, -ETIMEDOUT, -EMSGSIZE, -ENOMEM or a negative errno.
+ * No message. */
+int dns_http_recv_all(int fd, size_t max, int64_t deadline, char **ret, size_t *ret_len);

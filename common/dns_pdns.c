@@ -3,7 +3,8 @@
  * add one record to an RRset, so each RRset is written whole from what the store holds for
  * its name on this server: every v6pd address for an AAAA name, every v6pd name for a PTR.
  * The zones' PATCHes run in parallel (dns_http.c, libcurl multi): one round trip for an ADD,
- * in this process or in the helper v6pd-dns-http (dns_set_pdns_runner()). */
+ * in this process or in the helper v6pd-dns-http (dns_set_pdns_runner()), which lingers per
+ * state directory. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,11 +15,19 @@
 #include "dns_int.h"
 #include "err.h"
 
-static dns_pdns_runner_fn runner = dns_http_patch;
+/* The default runner: the exchanges in this process. */
+static int run_here(struct dns_http_req *reqs, size_t n, const char *api_key,
+		    unsigned timeout_ms, const char *state_dir)
+{
+	(void)state_dir;
+	return dns_http_patch(reqs, n, api_key, timeout_ms);
+}
+
+static dns_pdns_runner_fn runner = run_here;
 
 void dns_set_pdns_runner(dns_pdns_runner_fn fn)
 {
-	runner = fn ? fn : dns_http_patch;
+	runner = fn ? fn : run_here;
 }
 
 struct rrset {
@@ -241,7 +250,7 @@ int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *o
 	}
 	if ((r = dns_secret_read("powerdns apiKeyFile", c->pdns_key_file, key, sizeof(key))) < 0)
 		goto fail_all;
-	r = runner(http, nq, key, c->timeout * 1000u);
+	r = runner(http, nq, key, c->timeout * 1000u, store_state_dir(s));
 	explicit_bzero(key, sizeof(key));
 	if (r < 0)
 		goto fail_all;

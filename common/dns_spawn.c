@@ -1,17 +1,20 @@
-/* Running the PowerDNS backend's HTTP exchanges in the helper v6pd-dns-http (dns.h): one
- * request per helper, over a socketpair that is the helper's stdin and stdout (send() with
- * MSG_NOSIGNAL: a helper that died cannot kill its parent with SIGPIPE). */
+/* Running the PowerDNS backend's HTTP exchanges in the helper v6pd-dns-http (dns.h,
+ * dns_http.h). First choice: the lingering helper of the store's state directory, connected
+ * to over its socket, and started when none answers there (it takes a few ms to load
+ * libcurl, once per burst of calls). Else, or when that one cannot be had, a helper for this
+ * call alone, over a socketpair that is its stdin and stdout. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,22 +29,19 @@ extern char **environ;
 
 /* The helper's loading (libcurl and its libraries) on top of the exchanges' own timeout. */
 #define START_SLACK_MS 2000
+/* How long a call looks for the lingering helper (its socket appears ~1 ms after its start)
+ * before it runs a helper of its own. */
+#define CONNECT_MS 1000
+#define SPAWNS_MAX 3
 #define ANSWER_MAX (1u << 20)
 
-struct helper {
-	pid_t pid;
-	int fd;
-};
-
-static struct helper prestarted = { -1, -1 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* What dns_pdns_helper_prestart() got ready for the next call. */
+static struct {
+	int fd;			/* connected to the lingering helper at path, or to helper pid */
+	pid_t pid;		/* a helper for one call, ours to reap */
+	pid_t daemon;		/* a lingering helper this process started (reaped if it ends) */
+	char path[DNS_HTTP_SOCKET_MAX];
+} pre = { -1, -1, -1, "" };
 
 /* The helper beside this binary (a build tree), else where the install target puts it. */
 static int find_helper(char *buf, size_t size)
@@ -67,66 +67,165 @@ static int find_helper(char *buf, size_t size)
 		       DNS_HTTP_HELPER, V6PD_HELPER_DIR);
 }
 
-static int helper_start(struct helper *h)
+/* Runs the helper with stdin and stdout on io (-1: /dev/null), stderr on /dev/null, every
+ * signal at its default and unblocked (the DNS thread that calls this blocks them all), in a
+ * session of its own when setsid. */
+static int spawn(char *const argv[], int io, bool setsid, pid_t *ret_pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int r;
+
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+		return err_set(-r, "powerdns: %s", strerror(r));
+	if ((r = posix_spawnattr_init(&attr)) != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		return err_set(-r, "powerdns: %s", strerror(r));
+	}
+	(void)sigemptyset(&none);
+	(void)sigfillset(&all);
+	(void)posix_spawnattr_setsigmask(&attr, &none);
+	(void)posix_spawnattr_setsigdefault(&attr, &all);
+	(void)posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+					      (setsid ? POSIX_SPAWN_SETSID : 0));
+	if (io >= 0) {
+		(void)posix_spawn_file_actions_adddup2(&fa, io, STDIN_FILENO);
+		(void)posix_spawn_file_actions_adddup2(&fa, io, STDOUT_FILENO);
+	} else {
+		(void)posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+		(void)posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	}
+	(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	r = posix_spawn(ret_pid, argv[0], &fa, &attr, argv, environ);
+	(void)posix_spawnattr_destroy(&attr);
+	(void)posix_spawn_file_actions_destroy(&fa);
+	if (r != 0)
+		return err_set(-r, "powerdns: running %s: %s", argv[0], strerror(r));
+	return 0;
+}
+
+/* ---- a helper for one call ---- */
+
+static int helper_start(int *ret_fd, pid_t *ret_pid)
 {
 	char path[PATH_MAX];
 	char *argv[] = { path, NULL };
-	posix_spawn_file_actions_t fa;
 	int sv[2], r;
 
 	if ((r = find_helper(path, sizeof(path))) < 0)
 		return r;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return err_set(-errno, "powerdns: socketpair: %s", strerror(errno));
-	if ((r = posix_spawn_file_actions_init(&fa)) != 0) {
-		(void)close(sv[0]);
-		(void)close(sv[1]);
-		return err_set(-r, "powerdns: %s", strerror(r));
-	}
-	(void)posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
-	(void)posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
-	(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	r = posix_spawn(&h->pid, path, &fa, NULL, argv, environ);
-	(void)posix_spawn_file_actions_destroy(&fa);
+	r = spawn(argv, sv[1], false, ret_pid);
 	(void)close(sv[1]);
-	if (r != 0) {
+	if (r < 0) {
 		(void)close(sv[0]);
-		h->pid = -1;
-		return err_set(-r, "powerdns: running %s: %s", path, strerror(r));
+		return r;
 	}
-	h->fd = sv[0];
+	*ret_fd = sv[0];
 	return 0;
 }
 
-/* Ends h: kill (when it may still run), close, reap. Returns its wait status (0 when it
- * was not running). */
-static int helper_end(struct helper *h, bool kill_it)
+/* Ends a helper of one call: kill (when it may still run), reap. Returns its wait status. */
+static int helper_end(pid_t pid, bool kill_it)
 {
 	int status = 0;
 
-	if (h->fd >= 0)
-		(void)close(h->fd);
-	if (h->pid > 0) {
-		if (kill_it)
-			(void)kill(h->pid, SIGKILL);
-		while (waitpid(h->pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	h->pid = -1;
-	h->fd = -1;
+	if (pid <= 0)
+		return 0;
+	if (kill_it)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 	return status;
 }
 
-void dns_pdns_helper_prestart(void)
+/* ---- the lingering helper ---- */
+
+/* Whether calls for state_dir go to a lingering helper, and its socket. */
+static bool lingering(const char *state_dir, char path[DNS_HTTP_SOCKET_MAX])
 {
-	if (prestarted.pid < 0 && helper_start(&prestarted) < 0)
-		err_clear();
+	return state_dir && dns_http_idle_seconds() > 0 &&
+	       dns_http_socket_path(state_dir, path, DNS_HTTP_SOCKET_MAX) == 0;
 }
 
-void dns_pdns_helper_release(void)
+/* Connects to path: 0 and *ret_fd, or -ENOENT / -ECONNREFUSED (nobody there: a helper may
+ * be started), -EAGAIN (its queue is full), another negative errno (not to be used). The
+ * helper must run as root or as us. No message. */
+static int daemon_connect(const char *path, int *ret_fd)
 {
-	(void)helper_end(&prestarted, true);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int fd, r;
+
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		(void)close(fd);
+		return r;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid())) {
+		(void)close(fd);
+		return -EPERM;
+	}
+	*ret_fd = fd;
+	return 0;
 }
+
+/* Starts a lingering helper for path (it makes itself at home: session, descriptors). */
+static int daemon_spawn(const char *path, pid_t *ret_pid)
+{
+	char helper[PATH_MAX], sock[DNS_HTTP_SOCKET_MAX];
+	char *argv[] = { helper, "--serve", sock, NULL };
+	int r;
+
+	if ((r = find_helper(helper, sizeof(helper))) < 0)
+		return r;
+	(void)snprintf(sock, sizeof(sock), "%s", path);
+	return spawn(argv, -1, true, ret_pid);
+}
+
+/* Whether a lingering helper this process started has ended (reaped now). One that lost
+ * the race for the socket to another ends at once. */
+static bool daemon_ended(pid_t pid)
+{
+	return pid <= 0 || waitpid(pid, NULL, WNOHANG) != 0;
+}
+
+static bool nobody_there(int r)
+{
+	return r == -ENOENT || r == -ECONNREFUSED || r == -EAGAIN;
+}
+
+/* A connection to the lingering helper at path, starting one when nobody answers there,
+ * before deadline. */
+static int daemon_open(const char *path, int64_t deadline, int *ret_fd)
+{
+	struct timespec pause = { 0, 200000 };
+	int spawns = 0, r;
+
+	while ((r = daemon_connect(path, ret_fd)) < 0 && nobody_there(r)) {
+		if (r != -EAGAIN && daemon_ended(pre.daemon)) {
+			pre.daemon = -1;
+			if (spawns++ == SPAWNS_MAX || daemon_spawn(path, &pre.daemon) < 0)
+				break;
+		}
+		if (dns_http_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		(void)nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 4000000)
+			pause.tv_nsec *= 2;
+	}
+	return r;
+}
+
+/* ---- the exchange ---- */
 
 static char *request_text(struct dns_http_req *reqs, size_t n, const char *api_key,
 			  unsigned timeout_ms)
@@ -148,68 +247,20 @@ static char *request_text(struct dns_http_req *reqs, size_t n, const char *api_k
 	return text;
 }
 
-static int send_all(int fd, const char *buf, size_t len, int64_t deadline)
+/* Sends the request, then reads the answer to EOF: *ret (free()), "" when none came. */
+static int exchange(int fd, const char *req, int64_t deadline, char **ret)
 {
-	while (len > 0) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		int64_t left = deadline - now_ms();
-		ssize_t k;
+	size_t len;
+	int r = dns_http_send_all(fd, req, strlen(req), deadline);
 
-		if (left <= 0 || poll(&p, 1, (int)left) == 0)
-			return -ETIMEDOUT;
-		k = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (k < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (k < 0)
-			return -errno;
-		buf += k;
-		len -= (size_t)k;
+	/* a helper that could not start up may have answered and gone already */
+	if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
+		(void)shutdown(fd, SHUT_WR);
+		r = dns_http_recv_all(fd, ANSWER_MAX, deadline, ret, &len);
 	}
-	return 0;
-}
-
-/* Reads to EOF; *ret (free()) gets the text. */
-static int recv_all(int fd, char **ret, int64_t deadline)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nb;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		ssize_t k;
-
-		if (left <= 0 || poll(&p, 1, (int)left) == 0) {
-			free(buf);
-			return -ETIMEDOUT;
-		}
-		if (len + 1 == cap) {
-			nb = cap < ANSWER_MAX ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				return -EMSGSIZE;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		k = recv(fd, buf + len, cap - 1 - len, MSG_DONTWAIT);
-		if (k < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (k < 0) {
-			int e = -errno;
-
-			free(buf);
-			return e;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	return 0;
+	if (r == -ECONNRESET && (*ret = strdup("")))
+		r = 0;
+	return r;
 }
 
 static void copy_text(char *dst, size_t size, const json_t *v)
@@ -253,37 +304,109 @@ out:
 	return r;
 }
 
-int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
-			unsigned timeout_ms)
+static int timed_out(unsigned timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms + START_SLACK_MS;
-	struct helper h = prestarted;
-	char *req = NULL, *answer = NULL;
-	int r, status;
+	return err_set(-ETIMEDOUT, "powerdns: %s did not answer within %u ms", DNS_HTTP_HELPER,
+		       timeout_ms + START_SLACK_MS);
+}
 
-	prestarted = (struct helper){ -1, -1 };
-	if (h.pid < 0 && (r = helper_start(&h)) < 0)
-		return r;
-	req = request_text(reqs, n, api_key, timeout_ms);
-	if (!req) {
-		(void)helper_end(&h, true);
-		return err_set(-ENOMEM, "out of memory");
+/* The lingering helper's answer in *ret: 0; -ETIMEDOUT (message set): no time is left;
+ * another negative errno: none to be had, or it went without answering. */
+static int via_daemon(const char *path, const char *req, int64_t deadline, unsigned timeout_ms,
+		      char **ret)
+{
+	int64_t connect_by = dns_http_now_ms() + CONNECT_MS;
+	int fd = -1, r;
+
+	if (pre.fd >= 0 && pre.pid < 0 && strcmp(pre.path, path) == 0) {
+		fd = pre.fd;
+		pre.fd = -1;
+	} else if (daemon_open(path, connect_by < deadline ? connect_by : deadline, &fd) < 0) {
+		return -ENOENT;
 	}
-	r = send_all(h.fd, req, strlen(req), deadline);
+	r = exchange(fd, req, deadline, ret);
+	(void)close(fd);
+	if (r == -ETIMEDOUT)
+		return timed_out(timeout_ms);
+	if (r == 0 && !(*ret)[0]) {
+		free(*ret);
+		*ret = NULL;
+		r = -ECONNRESET;
+	}
+	return r;
+}
+
+int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
+			unsigned timeout_ms, const char *state_dir)
+{
+	int64_t deadline = dns_http_now_ms() + timeout_ms + START_SLACK_MS;
+	char path[DNS_HTTP_SOCKET_MAX], *req, *answer = NULL;
+	int fd = -1, r, status;
+	pid_t pid = -1;
+
+	req = request_text(reqs, n, api_key, timeout_ms);
+	if (!req)
+		return err_set(-ENOMEM, "out of memory");
+	r = lingering(state_dir, path) ? via_daemon(path, req, deadline, timeout_ms, &answer)
+				       : -ENOENT;
+	if (r == 0 || r == -ETIMEDOUT)
+		goto out;
+	/* a helper of this call's own */
+	if (pre.pid > 0) {
+		fd = pre.fd;
+		pid = pre.pid;
+		pre.fd = -1;
+		pre.pid = -1;
+	} else if ((r = helper_start(&fd, &pid)) < 0) {
+		goto out;
+	}
+	r = exchange(fd, req, deadline, &answer);
+	(void)close(fd);
+	status = helper_end(pid, r < 0);
+	if (r == -ETIMEDOUT)
+		r = timed_out(timeout_ms);
+	else if (r < 0)
+		r = err_set(r, "powerdns: talking to %s: %s", DNS_HTTP_HELPER, strerror(-r));
+	else
+		r = read_answer(answer, status, reqs, n);
+	free(answer);
+	answer = NULL;
+out:
 	explicit_bzero(req, strlen(req));
 	free(req);
-	/* a helper that could not start up may have answered and gone already */
-	if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
-		(void)shutdown(h.fd, SHUT_WR);
-		r = recv_all(h.fd, &answer, deadline);
+	if (answer) {
+		r = read_answer(answer, 0, reqs, n);
+		free(answer);
 	}
-	status = helper_end(&h, r < 0);
-	if (r == -ETIMEDOUT)
-		return err_set(r, "powerdns: %s did not answer within %u ms", DNS_HTTP_HELPER,
-			       timeout_ms + START_SLACK_MS);
-	if (r < 0)
-		return err_set(r, "powerdns: talking to %s: %s", DNS_HTTP_HELPER, strerror(-r));
-	r = read_answer(answer, status, reqs, n);
-	free(answer);
 	return r;
+}
+
+void dns_pdns_helper_prestart(const char *state_dir)
+{
+	char path[DNS_HTTP_SOCKET_MAX];
+	int r;
+
+	if (pre.fd >= 0)
+		return;
+	if (lingering(state_dir, path)) {
+		r = daemon_connect(path, &pre.fd);
+		if (r == 0 || (nobody_there(r) && daemon_spawn(path, &pre.daemon) == 0)) {
+			(void)snprintf(pre.path, sizeof(pre.path), "%s", path);
+			return;
+		}
+		err_clear();
+	}
+	if (helper_start(&pre.fd, &pre.pid) < 0)
+		err_clear();
+}
+
+void dns_pdns_helper_release(void)
+{
+	if (pre.fd >= 0)
+		(void)close(pre.fd);
+	(void)helper_end(pre.pid, true);
+	if (daemon_ended(pre.daemon))
+		pre.daemon = -1;
+	pre.fd = -1;
+	pre.pid = -1;
 }

@@ -245,9 +245,13 @@ int store_dns_list(struct store *s, const char *network, const char *key, const 
 
 	if (network && (r = store_check_names(network, key)) < 0)
 		return r;
-	r = prepare(s, "SELECT " DNS_COLS " FROM dns_records WHERE (?1 IS NULL OR network = ?1)"
-		       " AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR backend = ?3)"
-		       " ORDER BY network, name, address, backend",
+	/* one key's rows (every ADD and DEL): a search of the primary key, not a scan */
+	r = prepare(s, network && key
+			       ? "SELECT " DNS_COLS " FROM dns_records WHERE network = ?1 AND key = ?2"
+				 " AND (?3 IS NULL OR backend = ?3) ORDER BY network, name, address, backend"
+			       : "SELECT " DNS_COLS " FROM dns_records WHERE (?1 IS NULL OR network = ?1)"
+				 " AND (?2 IS NULL OR key = ?2) AND (?3 IS NULL OR backend = ?3)"
+				 " ORDER BY network, name, address, backend",
 		    &st);
 	if (r < 0)
 		return r;
@@ -267,13 +271,15 @@ int store_dns_find(struct store *s, const char *backend, const char *target, con
 	sqlite3_stmt *st = NULL;
 	int r;
 
+	/* INDEXED BY: left to itself, the planner takes the other index for its ORDER BY and
+	 * walks every record of the target */
 	if (name)
-		r = prepare(s, "SELECT " DNS_COLS " FROM dns_records WHERE backend = ?1"
-			       " AND target = ?2 AND name = ?3 ORDER BY address",
+		r = prepare(s, "SELECT " DNS_COLS " FROM dns_records INDEXED BY dns_records_name"
+			       " WHERE backend = ?1 AND target = ?2 AND name = ?3 ORDER BY address",
 			    &st);
 	else
-		r = prepare(s, "SELECT " DNS_COLS " FROM dns_records WHERE backend = ?1"
-			       " AND target = ?2 AND address = ?3 ORDER BY name",
+		r = prepare(s, "SELECT " DNS_COLS " FROM dns_records INDEXED BY dns_records_address"
+			       " WHERE backend = ?1 AND target = ?2 AND address = ?3 ORDER BY name",
 			    &st);
 	if (r < 0)
 		return r;

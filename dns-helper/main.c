@@ -1,94 +1,98 @@
 /* v6pd-dns-http: the PowerDNS backend's HTTP exchanges for the statically linked v6pd and
  * v6pd-libvirt-hook, which cannot load libcurl themselves (common/dns.h). Linked
- * dynamically; started by common/dns_spawn.c, often before its parent knows what to send,
- * so it loads libcurl first and then reads one request on stdin and writes one answer on
- * stdout (the protocol: common/dns_http.h). Not meant to be run by hand. */
+ * dynamically; started by common/dns_spawn.c, never by hand. Two ways:
+ *
+ *   v6pd-dns-http --serve SOCKET   lingers: serves every client of SOCKET (serve.c) until
+ *                                  it has been idle for V6PD_DNS_HTTP_IDLE (60 s)
+ *   v6pd-dns-http                  one request on stdin, one answer on stdout (a socketpair)
+ *
+ * The protocol: common/dns_http.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "dns_http.h"
 #include "err.h"
+#include "helper.h"
 
-#define REQUEST_MAX (4u << 20)
+/* The requests carry the API key: jansson's copies of it are wiped when freed. */
+static void wiping_free(void *p)
+{
+	if (p)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
 
 /* Writes the answer and ends at once: the parent reads to EOF, and exit()'s clean-up of
  * libcurl's libraries (OpenSSL's atexit handler among them) would cost it ~1 ms. */
-static int answer(json_t *o)
+static int once(void)
 {
-	int r = o && json_dumpf(o, stdout, JSON_COMPACT) == 0 && fflush(stdout) == 0 ? 0 : 1;
-
-	_exit(r);
-}
-
-static int fail(int r)
-{
-	return answer(json_pack("{s:s}", "error", err_msg(r)));
-}
-
-static int run(json_t *in)
-{
-	json_t *list = json_object_get(in, "requests"), *e, *results;
-	const char *key = json_string_value(json_object_get(in, "apiKey"));
-	json_int_t timeout = json_integer_value(json_object_get(in, "timeoutMs"));
-	size_t n = json_array_size(list), i;
-	struct dns_http_req *reqs;
+	struct dns_http_session *s = NULL;
+	char *request = NULL, *answer;
+	size_t len = 0;
 	int r;
 
-	if (!key || timeout < 1 || timeout > 600000 || !json_is_array(list))
-		return fail(err_set(-EINVAL, "powerdns: %s: a malformed request", DNS_HTTP_HELPER));
-	reqs = calloc(n ? n : 1, sizeof(*reqs));
-	if (!reqs)
-		return fail(err_set(-ENOMEM, "out of memory"));
-	json_array_foreach(list, i, e) {
-		reqs[i].url = json_string_value(json_object_get(e, "url"));
-		reqs[i].body = json_string_value(json_object_get(e, "body"));
-		if (!reqs[i].url || !reqs[i].body) {
-			free(reqs);
-			return fail(err_set(-EINVAL, "powerdns: %s: a malformed request",
-					    DNS_HTTP_HELPER));
-		}
-	}
-	r = dns_http_patch(reqs, n, key, (unsigned)timeout);
-	if (r < 0) {
-		free(reqs);
-		return fail(r);
-	}
-	results = json_array();
-	for (i = 0; i < n && results; i++)
-		(void)json_array_append_new(results,
-					    json_pack("{s:i, s:s, s:I, s:s}", "err", reqs[i].err,
-						      "errText", reqs[i].err_text, "status",
-						      (json_int_t)reqs[i].status, "reply",
-						      reqs[i].reply));
-	free(reqs);
-	return answer(json_pack("{s:o*}", "results", results));
+	/* The parent is still busy: the ~5 ms of loading libcurl's libraries overlap its work. */
+	if ((r = dns_http_session_new(&s)) < 0)
+		answer = helper_error_answer(err_msg(r));
+	else if ((r = dns_http_recv_all(STDIN_FILENO, DNS_HTTP_REQUEST_MAX, INT64_MAX, &request,
+					&len)) < 0)
+		answer = helper_error_answer(err_msg(err_set(r, "powerdns: %s: reading the "
+							      "request: %s", DNS_HTTP_HELPER,
+							      strerror(-r))));
+	else
+		answer = helper_exchange(s, request);
+	if (request)
+		explicit_bzero(request, len);
+	r = answer && dns_http_send_all(STDOUT_FILENO, answer, strlen(answer), INT64_MAX) == 0;
+	_exit(r ? 0 : 1);
+}
+
+/* Leaves the caller behind: a session of its own (a runtime's kill of its process group
+ * misses it), no descriptor of the caller's (which could hold a runtime's pipe open), /dev/null
+ * for the standard ones, / as the working directory, no core dumps (the API keys). */
+static int serve(const char *path)
+{
+	int null;
+
+	(void)close_range(3, ~0U, 0);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return 1;
+	for (int fd = 0; fd < 3; fd++)
+		if (dup2(null, fd) < 0)
+			return 1;
+	if (null > 2)
+		(void)close(null);
+	(void)setsid();
+	if (chdir("/") < 0)
+		return 1;
+	(void)umask(0177);	/* the socket: 0600 */
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	_exit(helper_serve(path, dns_http_idle_seconds()));
 }
 
 int main(int argc, char **argv)
 {
-	json_error_t jerr;
-	json_t *in;
-	int r;
-
-	(void)argv;
+	json_set_alloc_funcs(malloc, wiping_free);
+	json_object_seed(0);	/* before any thread: the seed is set once */
+	if (argc == 3 && strcmp(argv[1], "--serve") == 0 && argv[2][0] == '/')
+		return serve(argv[2]);
 	if (argc > 1 || isatty(STDIN_FILENO)) {
 		(void)fprintf(stderr, "%s: a helper of v6pd (the PowerDNS API through libcurl); "
 				      "not meant to be run by hand\n", DNS_HTTP_HELPER);
 		return 2;
 	}
-	/* The parent is still busy: the ~5 ms of loading libcurl's libraries overlap its work. */
-	if ((r = dns_http_init()) < 0)
-		return fail(r);
-	in = json_loadf(stdin, 0, &jerr);
-	if (!in)
-		return fail(err_set(-EINVAL, "powerdns: %s: a malformed request: %s",
-				    DNS_HTTP_HELPER, jerr.text));
-	r = run(in);
-	json_decref(in);
-	return r;
+	return once();
 }

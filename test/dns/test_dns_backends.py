@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
 sys.path.insert(0, HERE)
 import cnitest as ct  # noqa: E402
+import dnshttp  # noqa: E402
 import dnsservers as ds  # noqa: E402
 
 ZONE = "containers.test"
@@ -46,6 +47,7 @@ class Base:
             raise RuntimeError(f"not installed: {', '.join(missing)} (scripts/deps.sh test)")
         self.t0 = time.monotonic()
         self.lab = ct.Lab(self)
+        self.addCleanup(dnshttp.stop_all, self.lab.state)   # the lingering v6pd-dns-http
         net = ipaddress.IPv6Network(self.lab.prefix)
         self.slice = str(ipaddress.IPv6Network((int(net.network_address) + (self.SUBNET << 64),
                                                 64)))

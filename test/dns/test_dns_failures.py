@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
 sys.path.insert(0, HERE)
 import cnitest as ct  # noqa: E402
+import dnshttp  # noqa: E402
 import dnsservers as ds  # noqa: E402
 from standins import StandIn  # noqa: E402
 from test_dns_backends import KEY, ZONE, reverse_zone  # noqa: E402
@@ -41,6 +42,7 @@ class Lab(unittest.TestCase):
         if missing:
             raise RuntimeError(f"not installed: {', '.join(missing)} (scripts/deps.sh test)")
         self.lab = ct.Lab(self)
+        self.addCleanup(dnshttp.stop_all, self.lab.state)   # the lingering v6pd-dns-http
         self.host = self.lab.host.name
         base = ipaddress.IPv6Network(self.lab.prefix)
         self.rzone = reverse_zone(str(ipaddress.IPv6Network(

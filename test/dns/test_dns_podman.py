@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "netns"))
 sys.path.insert(0, HERE)
 import realclient as rc  # noqa: E402
+import dnshttp  # noqa: E402
 import dnsservers as ds  # noqa: E402
 
 ZONE = "podman.test"
@@ -71,6 +72,7 @@ class PodmanDNS(unittest.TestCase):
     def network(self, tag, dns):
         net = rc.Network(self.lab, tag, subnetId=1, dns=dict({"zone": ZONE, "ttl": 60}, **dns))
         self.pm.add_network(net)
+        self.addCleanup(dnshttp.stop_all, net.state)    # the lingering v6pd-dns-http
         return net
 
     def run_web(self, net, name):
