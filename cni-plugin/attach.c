@@ -82,13 +82,6 @@ static void mac_to_string(const uint8_t *m, char ret[STORE_MAC_MAX])
 		       m[4], m[5]);
 }
 
-static unsigned container_prefixlen(const struct cni_req *req)
-{
-	if (req->cfg.mode == NET_MODE_ROUTED && !req->cfg.net.per_container_slice)
-		return 128;
-	return req->cfg.net.slice_len;
-}
-
 static struct in6_addr gateway_ll(void)
 {
 	struct in6_addr a;
@@ -119,7 +112,7 @@ static int inside_configure(struct nl_ctx *cctx, struct inside *in)
 	struct nl_link l;
 	int r;
 
-	nl_address_init(&a, in->peer_ifindex, &in->lease->addr, container_prefixlen(in->req));
+	nl_address_init(&a, in->peer_ifindex, &in->lease->addr, cni_result_prefixlen(in->req));
 	if ((r = nl_link_set_up(cctx, in->peer_ifindex)) < 0 ||
 	    (r = nl_address_add(cctx, &a)) < 0 || (r = nl_route_replace(cctx, &rt)) < 0 ||
 	    (r = nl_link_get_by_index(cctx, in->peer_ifindex, &l)) < 0)

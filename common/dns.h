@@ -169,8 +169,6 @@ void dns_set_pdns_runner(dns_pdns_runner_fn runner);
  * dns_pdns_helper_prestart() when there is one). */
 int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
 			unsigned timeout_ms, const char *state_dir);
-/* The runner's earlier name (it used to run `v6pdctl dns sync`). */
-#define dns_pdns_via_v6pdctl dns_pdns_via_helper
 /* Gets the next dns_pdns_via_helper() of this process ready while the caller works: connects
  * to the lingering helper of state_dir, or starts it (it loads libcurl meanwhile), or starts
  * a helper for that call. Failures are left for that call to find and report. */

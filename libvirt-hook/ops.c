@@ -378,7 +378,7 @@ static int dns_put(struct hook *h, const struct work *w)
 
 	if (!c->enabled)
 		return 0;
-	dns_set_pdns_runner(dns_pdns_via_v6pdctl);
+	dns_set_pdns_runner(dns_pdns_via_helper);
 	r = dns_publish(h->store, c, &w->lease, now());
 	if (r == 0 || c->required)
 		return r < 0 ? err_wrap(r, "publishing in DNS (\"dns.required\")") : 0;
@@ -454,7 +454,7 @@ static int detach(struct hook *h, const struct vmconf_entry *e, const char *key,
 	if (e->match == VMCONF_MATCH_TAP)
 		r = host_tap_teardown(h, e, &l, tap);
 	if (e->cfg.dns.enabled) {
-		dns_set_pdns_runner(dns_pdns_via_v6pdctl);
+		dns_set_pdns_runner(dns_pdns_via_helper);
 		if ((k = dns_withdraw(h->store, &e->cfg.dns, &l, now())) < 0)
 			log_failure("removing from DNS (`v6pdctl dns sync` retries)", k);
 	}
