@@ -179,6 +179,16 @@ int nl_ctx_call(struct nl_ctx *ctx, struct nl_msg *msg)
 	return nl_wait_for_ack(ctx->sk);
 }
 
+int nl_ctx_call_delete(struct nl_ctx *ctx, struct nl_msg *msg, int absent, int absent2)
+{
+	int r = nl_ctx_call(ctx, msg), e;
+
+	if (r >= 0)
+		return 1;
+	e = nl_ctx_errno(ctx, r);
+	return e == absent || e == absent2 ? 0 : r;
+}
+
 int nl_ctx_dump(struct nl_ctx *ctx, struct nl_msg *msg, nl_recvmsg_msg_cb_t fn, void *arg)
 {
 	struct nl_cb *cb = NULL, *sk_cb = nl_socket_get_cb(ctx->sk);

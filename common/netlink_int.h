@@ -25,5 +25,8 @@ int nl_ctx_fail(const struct nl_ctx *ctx, int nle, const char *fmt, ...)
 void nl_ctx_reset(struct nl_ctx *ctx);
 /* Sends msg (borrowed), waits for the ACK. 0 or -NLE_*; the kernel's errno is in ctx. */
 int nl_ctx_call(struct nl_ctx *ctx, struct nl_msg *msg);
+/* nl_ctx_call() for a delete request: 1 when something went, 0 when the kernel answered
+ * with errno absent or absent2 (it was not there), else the -NLE_* for nl_ctx_fail(). */
+int nl_ctx_call_delete(struct nl_ctx *ctx, struct nl_msg *msg, int absent, int absent2);
 /* Sends the dump request msg (borrowed) and hands every reply to fn. 0 or -NLE_*. */
 int nl_ctx_dump(struct nl_ctx *ctx, struct nl_msg *msg, nl_recvmsg_msg_cb_t fn, void *arg);

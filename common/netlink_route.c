@@ -103,7 +103,7 @@ int nl_address_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
 	struct rtnl_addr *ra = NULL;
 	struct nl_msg *msg = NULL;
 	char s[INET6_ADDRSTRLEN];
-	int r, e;
+	int r;
 
 	if (prefixlen > 128 || ifindex <= 0)
 		return err_set(-EINVAL, "address %s/%u on ifindex %d: invalid",
@@ -115,15 +115,10 @@ int nl_address_del(struct nl_ctx *ctx, int ifindex, const struct in6_addr *addr,
 	}
 	r = rtnl_addr_build_delete_request(ra, 0, &msg);
 	if (r >= 0)
-		r = nl_ctx_call(ctx, msg);
-	e = r < 0 ? nl_ctx_errno(ctx, r) : 0;
-	if (e == EADDRNOTAVAIL || e == ENODEV)
-		r = 0;
-	else if (r < 0)
+		r = nl_ctx_call_delete(ctx, msg, EADDRNOTAVAIL, ENODEV);
+	if (r < 0)
 		r = nl_ctx_fail(ctx, r, "delete address %s/%u on ifindex %d", addr_str(addr, s),
 			     prefixlen, ifindex);
-	else
-		r = 1;
 errout:
 	nlmsg_free(msg);
 	rtnl_addr_put(ra);
@@ -307,7 +302,7 @@ int nl_route_del(struct nl_ctx *ctx, const struct nl_route *r)
 	struct rtnl_route *route = NULL;
 	struct nl_msg *msg = NULL;
 	char s[160];
-	int ret = route_check(r), e;
+	int ret = route_check(r);
 
 	if (ret < 0)
 		return ret;
@@ -320,14 +315,9 @@ int nl_route_del(struct nl_ctx *ctx, const struct nl_route *r)
 	rtnl_route_set_protocol(route, RTPROT_UNSPEC);
 	ret = rtnl_route_build_del_request(route, 0, &msg);
 	if (ret >= 0)
-		ret = nl_ctx_call(ctx, msg);
-	e = ret < 0 ? nl_ctx_errno(ctx, ret) : 0;
-	if (e == ESRCH || e == ENODEV)
-		ret = 0;
-	else if (ret < 0)
+		ret = nl_ctx_call_delete(ctx, msg, ESRCH, ENODEV);
+	if (ret < 0)
 		ret = nl_ctx_fail(ctx, ret, "delete %s", route_str(r, s, sizeof(s)));
-	else
-		ret = 1;
 errout:
 	nlmsg_free(msg);
 	rtnl_route_put(route);
@@ -429,7 +419,7 @@ static int proxy_request(struct nl_ctx *ctx, int ifindex, const struct in6_addr 
 	struct nl_addr *dst = nl_addr_build(AF_INET6, addr, sizeof(*addr));
 	struct nl_msg *msg = NULL;
 	char s[INET6_ADDRSTRLEN];
-	int r, e;
+	int r;
 
 	if (!neigh || !dst) {
 		r = err_set(-ENOMEM, "proxy %s: %s", addr_str(addr, s), strerror(ENOMEM));
@@ -442,15 +432,12 @@ static int proxy_request(struct nl_ctx *ctx, int ifindex, const struct in6_addr 
 	r = add ? rtnl_neigh_build_add_request(neigh, NLM_F_CREATE | NLM_F_REPLACE, &msg) :
 		  rtnl_neigh_build_delete_request(neigh, 0, &msg);
 	if (r >= 0)
-		r = nl_ctx_call(ctx, msg);
-	e = r < 0 ? nl_ctx_errno(ctx, r) : 0;
-	if (!add && (e == ENOENT || e == ENODEV))
-		r = 0;
-	else if (r < 0)
+		r = add ? nl_ctx_call(ctx, msg) : nl_ctx_call_delete(ctx, msg, ENOENT, ENODEV);
+	if (r < 0)
 		r = nl_ctx_fail(ctx, r, "%s proxy NDP entry %s on ifindex %d", add ? "add" : "delete",
 			     addr_str(addr, s), ifindex);
-	else
-		r = add ? 0 : 1;
+	else if (add)
+		r = 0;
 errout:
 	nlmsg_free(msg);
 	nl_addr_put(dst);
