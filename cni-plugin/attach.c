@@ -2,11 +2,14 @@
  * routed (routed mode); gateways are fe80::1 so a renumbering never breaks the default
  * route (DESIGN.md decision 6). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -18,6 +21,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "sysctl.h"
+#include "tenv.h"
 
 /* The host end's name is derived from the attachment, so DEL and GC find it even when the
  * netns and the lease are gone: "v6pd" + 11 hex digits of SHA-256(containerID NUL ifname). */
@@ -76,6 +80,20 @@ static void host_alias(const struct cni_req *req, char ret[NL_ALIAS_MAX])
 		       req->env.container_id);
 }
 
+/* A random unicast, locally administered MAC, as the kernel's eth_random_addr() makes
+ * them; false when no random bytes came (the kernel then picks one). */
+static bool random_mac(uint8_t m[6])
+{
+	ssize_t n;
+
+	while ((n = getrandom(m, 6, 0)) < 0 && errno == EINTR)
+		;
+	if (n != 6)
+		return false;
+	m[0] = (uint8_t)((m[0] & 0xfe) | 0x02);
+	return true;
+}
+
 static void mac_to_string(const uint8_t *m, char ret[STORE_MAC_MAX])
 {
 	(void)snprintf(ret, STORE_MAC_MAX, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
@@ -114,8 +132,12 @@ static int inside_configure(struct nl_ctx *cctx, struct inside *in)
 
 	nl_address_init(&a, in->peer_ifindex, &in->lease->addr, cni_result_prefixlen(in->req));
 	if ((r = nl_link_set_up(cctx, in->peer_ifindex)) < 0 ||
-	    (r = nl_address_add(cctx, &a)) < 0 || (r = nl_route_replace(cctx, &rt)) < 0 ||
-	    (r = nl_link_get_by_index(cctx, in->peer_ifindex, &l)) < 0)
+	    (r = nl_address_add(cctx, &a)) < 0 || (r = nl_route_replace(cctx, &rt)) < 0)
+		return r;
+	/* the MAC it was made with is known already */
+	if (in->mac[0])
+		return 0;
+	if ((r = nl_link_get_by_index(cctx, in->peer_ifindex, &l)) < 0)
 		return r;
 	mac_to_string(l.mac, in->mac);
 	return 0;
@@ -127,41 +149,85 @@ static int inside_configure(struct nl_ctx *cctx, struct inside *in)
  * "production-db" both get "v6pd-production": their slices would silently share one L2
  * segment. The bridge's alias records the network that first used it; another network
  * reaching it by the default name is refused (a "bridge" given explicitly may be shared). */
-static int bridge_claim(struct nl_ctx *ctx, const struct cni_req *req, int ifindex,
+static int bridge_claim(struct nl_ctx *ctx, const struct cni_req *req, const struct nl_link *b,
 			int *ret_code)
 {
 	char mine[NL_ALIAS_MAX], dflt[NL_IFNAMSIZ];
-	struct nl_link b;
-	int r;
 
 	(void)snprintf(mine, sizeof(mine), BRIDGE_ALIAS "%s", req->cfg.name);
-	if ((r = nl_link_get_by_index(ctx, ifindex, &b)) < 0 || strcmp(b.alias, mine) == 0)
-		return r;
-	if (!b.alias[0])
-		return nl_link_set_alias(ctx, ifindex, mine);
+	if (strcmp(b->alias, mine) == 0)
+		return 0;
+	if (!b->alias[0])
+		return nl_link_set_alias(ctx, b->ifindex, mine);
 	(void)snprintf(dflt, sizeof(dflt), "v6pd-%.10s", req->cfg.name);
-	if (strncmp(b.alias, BRIDGE_ALIAS, strlen(BRIDGE_ALIAS)) != 0 ||
+	if (strncmp(b->alias, BRIDGE_ALIAS, strlen(BRIDGE_ALIAS)) != 0 ||
 	    strcmp(req->cfg.bridge, dflt) != 0)
 		return 0;
 	*ret_code = CNI_ERR_CONFIG;
 	return err_set(-EEXIST, "bridge \"%s\", the default for network \"%s\", already "
 				"carries network \"%s\": give one of them its own \"bridge\"",
-		       b.name, req->cfg.name, b.alias + strlen(BRIDGE_ALIAS));
+		       b->name, req->cfg.name, b->alias + strlen(BRIDGE_ALIAS));
 }
 
-/* Host side of bridge mode: the bridge with fe80::1 and the slice's ::1, forwarding on,
- * router advertisements ignored. *ret_ifindex gets the bridge's ifindex. */
-static int bridge_prepare(struct nl_ctx *ctx, const struct cni_req *req,
-			  const struct lease *l, int *ret_ifindex, int *ret_code)
-{
-	int ifindex, r;
+/* The lease taken on a thread of its own while the links are made (attach_add()). The
+ * store is the thread's until it hands it, with the lease, to the DNS publication (which
+ * then starts at once, beside the links too), or until lease_join(); its log lines go
+ * where the call's go. */
+struct lease_job {
+	struct cni_req *req;
+	struct cni_lease_txn *t;
+	struct cni_dns_job *dj;
+	const struct cni_io *io;
+	char *const *env;
+	pthread_t tid;
+	bool started, threaded;
+	int r, code;
+	char msg[1024];
+};
 
-	if ((r = nl_bridge_ensure(ctx, req->cfg.bridge, req->cfg.mtu, &ifindex)) < 0 ||
-	    (r = bridge_claim(ctx, req, ifindex, ret_code)) < 0 ||
-	    (r = hostside_bridge_gateways(ctx, req->cfg.bridge, ifindex, &l->slice)) < 0)
-		return r;
-	*ret_ifindex = ifindex;
-	return 0;
+static void *lease_main(void *arg)
+{
+	struct lease_job *j = arg;
+
+	cni_io_set(j->io);
+	tenv_set(j->env);
+	err_clear();
+	j->r = cni_lease_acquire(j->req, j->t, &j->code);
+	if (j->r < 0)
+		(void)snprintf(j->msg, sizeof(j->msg), "%s", err_msg(j->r));
+	else
+		cni_dns_begin(j->req, &j->t->lease, j->dj);
+	return NULL;
+}
+
+static void lease_start(struct lease_job *j, struct cni_req *req, struct cni_lease_txn *t,
+			struct cni_dns_job *dj)
+{
+	sigset_t all, old;
+
+	*j = (struct lease_job){ .req = req, .t = t, .dj = dj, .io = cni_io_current(),
+				 .env = tenv_current(), .started = true };
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->threaded = pthread_create(&j->tid, NULL, lease_main, j) == 0;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!j->threaded)
+		(void)lease_main(j);	/* no thread: here, before the links */
+}
+
+/* Waits for the lease (once; 0 when none was started). Its failure becomes this thread's
+ * message and code. */
+static int lease_join(struct lease_job *j, int *ret_code)
+{
+	if (!j->started)
+		return 0;
+	j->started = false;
+	if (j->threaded)
+		(void)pthread_join(j->tid, NULL);
+	if (j->r >= 0)
+		return 0;
+	*ret_code = j->code;
+	return err_set(j->r, "%s", j->msg);
 }
 
 /* Host side of routed mode: fe80::1 on the host end, the container's address (or slice)
@@ -216,9 +282,10 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	struct nl_ctx *ctx = NULL, *cctx = NULL;
 	struct nl_link br = { 0 }, hl, up = { 0 };
 	struct inside in = { .req = req };
+	struct lease_job lj = { 0 };
 	uint8_t mac[6];
 	int fd = -1, lock_fd = -1, host_ifindex = 0, r;
-	bool created = false;
+	bool created = false, early;
 
 	/* DNS publishing gets ready on a thread of its own while everything below runs. */
 	cni_dns_prepare(req, &dj);
@@ -245,16 +312,27 @@ static int attach_add(struct cni_req *req, int *ret_code)
 		goto fail;
 	}
 	(void)snprintf(req->host_link, sizeof(req->host_link), "%s", host);
-	if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
-		goto fail;
-	/* The address is known: the DNS thread publishes it from here on (it has the store
-	 * until cni_dns_wait()), beside the netlink work below. It was made in the host's
-	 * netns, before netns_run(), and never leaves it. */
-	cni_dns_begin(req, &t.lease, &dj);
-	in.lease = &t.lease;
+	/* The lease is taken on a thread of its own while the links are made, unless a bridge
+	 * must be made first: a failed lease leaves nothing to take back but the veth then. */
+	early = req->cfg.mode != NET_MODE_BRIDGE;
+	if (!early) {
+		r = nl_link_get(ctx, req->cfg.bridge, &br);
+		if (r < 0 && r != -ENODEV)
+			goto fail;
+		early = r == 0;
+	}
+	if (early) {
+		lease_start(&lj, req, &t, &dj);
+	} else {
+		if ((r = cni_lease_acquire(req, &t, ret_code)) < 0)
+			goto fail;
+		cni_dns_begin(req, &t.lease, &dj);
+	}
 	*ret_code = CNI_ERR_LINK;
 	if (req->cfg.mode == NET_MODE_BRIDGE &&
-	    (r = bridge_prepare(ctx, req, &t.lease, &br.ifindex, ret_code)) < 0)
+	    ((r = early ? nl_bridge_settle(ctx, &br, req->cfg.mtu)
+			: nl_bridge_ensure_link(ctx, req->cfg.bridge, req->cfg.mtu, &br)) < 0 ||
+	     (r = bridge_claim(ctx, req, &br, ret_code)) < 0))
 		goto fail;
 	/* A host end left by an ADD that was killed half-way: it is ours, by its name. */
 	if ((r = nl_link_del_if_exists(ctx, host)) < 0 ||
@@ -267,26 +345,44 @@ static int attach_add(struct cni_req *req, int *ret_code)
 			.mtu = req->cfg.mtu,
 			.peer_name = req->env.ifname,
 			.peer_netns_fd = fd,
-			.peer_mac = req->mac[0] && addrgen_mac_from_string(req->mac, mac) == 0 ? mac
-											      : NULL,
+			.peer_mac = mac,
 			.peer_mtu = req->cfg.mtu,
 		};
 
-		if ((r = nl_veth_create(ctx, &v, &host_ifindex, &in.peer_ifindex)) < 0)
+		/* the container end's MAC: the one asked for, else a random one of ours (what
+		 * the kernel would pick), so it is known without asking the kernel again */
+		if (!(req->mac[0] && addrgen_mac_from_string(req->mac, mac) == 0) &&
+		    !random_mac(mac))
+			v.peer_mac = NULL;
+		if ((r = nl_veth_create_link(ctx, &v, &hl)) < 0)
 			goto fail;
+		host_ifindex = hl.ifindex;
+		in.peer_ifindex = hl.peer_ifindex;
+		if (v.peer_mac)
+			mac_to_string(mac, in.mac);
 	}
 	created = true;
 	host_alias(req, alias);
-	if ((r = nl_link_set_alias(ctx, host_ifindex, alias)) < 0 ||
-	    (r = nl_link_get_by_index(ctx, host_ifindex, &hl)) < 0)
+	if ((r = nl_link_set_alias(ctx, host_ifindex, alias)) < 0)
 		goto fail;
 	(void)close(lock_fd);
 	lock_fd = -1;
+	/* the host end as read back after its creation: an alias leaves its MAC alone */
 	mac_to_string(hl.mac, host_mac);
-	/* The bridge as it is with this port: a bridge made by someone else without a MAC of
-	 * its own takes the lowest MAC of its ports. */
+	/* The address is known, and the DNS thread publishes it (it has the store until
+	 * cni_dns_wait()), beside the netlink work. It was made in the host's netns, before
+	 * netns_run(), and never leaves it. */
+	if ((r = lease_join(&lj, ret_code)) < 0)
+		goto fail;
+	in.lease = &t.lease;
+	*ret_code = CNI_ERR_LINK;
 	if (req->cfg.mode == NET_MODE_BRIDGE) {
-		if ((r = nl_link_get_by_index(ctx, br.ifindex, &br)) < 0)
+		/* the bridge's gateways for the slice, and the bridge as it is with this port: a
+		 * bridge made by someone else without a MAC of its own takes the lowest MAC of
+		 * its ports */
+		if ((r = hostside_bridge_gateways(ctx, req->cfg.bridge, br.ifindex,
+						  &t.lease.slice)) < 0 ||
+		    (r = nl_link_get_by_index(ctx, br.ifindex, &br)) < 0)
 			goto fail;
 		mac_to_string(br.mac, br_mac);
 	}
@@ -320,11 +416,13 @@ fail: {
 	char msg[1024];
 
 	(void)snprintf(msg, sizeof(msg), "%s", err_msg(r));
+	/* the lease (and the store) are this thread's again once the lease's thread ends */
+	(void)lease_join(&lj, &(int){ 0 });
 	if (ctx && created) {
 		(void)nl_link_del_if_exists(ctx, host);
 		proxy_remove(ctx, req, &t.lease);
 	}
-	/* the store is this thread's again once the publication is over */
+	/* ...and the publication's */
 	cni_dns_wait(&dj);
 	cni_lease_undo(req, &t);
 	cni_dns_undo(req, &dj, &t);

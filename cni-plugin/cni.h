@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "store.h"
@@ -107,6 +108,28 @@ int cni_attach_run(struct cni_req *req, int *ret_code);
  * a renumbering moved it from; 0 or -EINVAL with a message naming both addresses. */
 int cni_check_attachment(struct cni_req *req, const char *host, int *ret_code);
 int cni_check_prev_result(const struct cni_req *req, const struct lease *l);
+
+/* io.c: where a call's input, output and log go, and where its store comes from. A process
+ * per call (the default) has stdin, stdout, stderr and a store of its own; `v6pd --serve`
+ * (serve.c) gives each request, on its thread, buffers and a store lent from its pool. */
+struct cni_io {
+	FILE *in, *out, *err;
+	int (*store_take)(const char *state_dir, struct store **ret);
+	void (*store_give)(struct store *s);
+};
+/* This thread's (NULL: the process's stdio and a store per call). */
+void cni_io_set(const struct cni_io *io);
+const struct cni_io *cni_io_current(void);
+FILE *cni_in(void);
+FILE *cni_out(void);
+FILE *cni_err(void);
+/* The store of req->cfg.state_dir: opened, or lent. */
+int cni_store_take(const char *state_dir, struct store **ret);
+/* Done with it (NULL: nothing): closed (its WAL checkpoint detached), or given back. */
+void cni_store_give(struct store *s);
+
+/* run.c: one CNI call, with this thread's io and environment (tenv.h); the exit status. */
+int cni_run(void);
 
 /* Log lines go to stderr, which runtimes keep (the spec allows it). */
 void cni_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

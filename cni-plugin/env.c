@@ -7,6 +7,7 @@
 #include "err.h"
 #include "prefix.h"
 #include "addrgen.h"
+#include "tenv.h"
 
 static const struct {
 	const char *name;
@@ -135,7 +136,7 @@ static int parse_args(struct cni_env *e, const char *args)
 
 static const char *env_or_empty(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = tenv_get(name);
 
 	return v ? v : "";
 }
@@ -147,7 +148,7 @@ int cni_env_read(struct cni_env *e)
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	e->command = getenv("CNI_COMMAND");
+	e->command = tenv_get("CNI_COMMAND");
 	if (!e->command || !e->command[0])
 		return err_set(-EINVAL, "CNI_COMMAND: not set (ADD, DEL, CHECK, VERSION, STATUS, GC)");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -171,7 +172,7 @@ int cni_env_read(struct cni_env *e)
 		return err_set(-EINVAL, "CNI_NETNS: not set");
 	if (e->netns[0] && (r = check_netns(e->netns)) < 0)
 		return r;
-	args = getenv("CNI_ARGS");
+	args = tenv_get("CNI_ARGS");
 	if (args && (r = parse_args(e, args)) < 0)
 		return r;
 	return 0;

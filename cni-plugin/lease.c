@@ -28,7 +28,7 @@ int cni_code_for(int r)
 
 int cni_store_open(struct cni_req *req, int *ret_code)
 {
-	int r = store_open(req->cfg.state_dir, &req->store);
+	int r = cni_store_take(req->cfg.state_dir, &req->store);
 
 	if (r < 0)
 		*ret_code = r == -EBUSY ? CNI_ERR_TRY_AGAIN : CNI_ERR_STORE;
@@ -159,7 +159,7 @@ int cni_status(struct cni_req *req, int *ret_code)
 	int r;
 
 	*ret_code = CNI_ERR_UNAVAILABLE;
-	if ((r = store_open(req->cfg.state_dir, &req->store)) < 0)
+	if ((r = cni_store_take(req->cfg.state_dir, &req->store)) < 0)
 		return err_wrap(r, "lease store unusable");
 	if (req->cfg.net.has_prefix)
 		return 0;

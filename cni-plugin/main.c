@@ -6,11 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addrgen.h"
 #include "cni.h"
-#include "err.h"
-
-#define SELF_TYPE "v6pd"
+#include "serve.h"
 
 static void usage(void)
 {
@@ -27,54 +24,84 @@ static void usage(void)
 		"perContainerSlice, iid (stable|eui64|rfc7217|sequential), stateDir, retention,\n"
 		"maxLeases, mtu, ndpProxy, renumberGrace, dns (CNI's nameservers, domain, search,\n"
 		"options, and publishing: zone, hostsDir, powerdns, rfc2136; see the README).\n"
-		"The host's prefix: v6pdctl prefix set PREFIX.\n");
+		"The host's prefix: v6pdctl prefix set PREFIX.\n\n"
+		"A server lingers between calls (v6pd --serve, one per state directory and network\n"
+		"namespace, for the callers in its mount namespace): the first call starts it, the\n"
+		"next ones hand it their work and it keeps the store open; it exits after\n"
+		"V6PD_SERVE_IDLE (a duration, default 60s) without calls. V6PD_SERVE_IDLE=0: none,\n"
+		"every call in its own process.\n");
+}
+
+/* stdin, read whole: handed to the server, or read here from the buffer. */
+static char *slurp(FILE *f, size_t *ret_len)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap), *nb;
+
+	while (buf) {
+		size_t k = fread(buf + len, 1, cap - len, f);
+
+		len += k;
+		if (k == 0)
+			break;
+		if (len == cap) {
+			if (cap > SERVE_IN_MAX || !(nb = realloc(buf, cap * 2))) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	*ret_len = len;
+	return buf;
 }
 
 int main(int argc, char **argv)
 {
-	struct cni_req req;
-	int code = CNI_ERR_ENV, r;
+	const char *cmd = getenv("CNI_COMMAND");
+	char path[SERVE_SOCKET_MAX];
+	bool start = false;
+	size_t len = 0;
+	char *in;
+	int status;
 
-	memset(&req, 0, sizeof(req));
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage();
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "--serve") == 0)
+		return cni_serve(argv[2]);
 	/* A person running it by hand gets the usage, a runtime the CNI error. */
-	if (!getenv("CNI_COMMAND") && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+	if (!cmd && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		usage();
 		return 1;
 	}
-	if ((r = addrgen_crypto_init_lean()) < 0 || (r = cni_env_read(&req.env)) < 0)
-		goto fail;
-	if ((r = cni_netconf_read(&req, SELF_TYPE, &code)) < 0)
-		goto fail;
-	switch (req.env.cmd) {
-	case CNI_VERSION:
-		cni_version_print(req.version);
-		goto out;
-	case CNI_STATUS:
-		r = cni_status(&req, &code);
-		goto done;
-	default:
-		break;
+	/* VERSION needs nothing a server keeps; a stdin that cannot be read is the call's to
+	 * report. */
+	if (!cmd || strcmp(cmd, "VERSION") == 0 || !(in = slurp(stdin, &len)))
+		return cni_run();
+	if (cni_front(in, len, &status, &start, path)) {
+		free(in);
+		return status;
 	}
-	if ((r = cni_store_open(&req, &code)) < 0)
-		goto fail;
-	r = req.ipam_role ? cni_ipam_run(&req, &code) : cni_attach_run(&req, &code);
-done:
-	if (r < 0)
-		goto fail;
-out:
-	/* The runtime has the result; the WAL's checkpoint goes to a worker. */
-	(void)fflush(stdout);
-	store_close_detached(req.store);
-	json_decref(req.conf);
-	return 0;
-fail:
-	cni_error_print(req.version, code, err_msg(r), NULL);
-	(void)fflush(stdout);
-	store_close_detached(req.store);
-	json_decref(req.conf);
-	return 1;
+	{
+		FILE *f = len ? fmemopen(in, len, "r") : fopen("/dev/null", "r");
+		struct cni_io io = { .in = f, .out = stdout, .err = stderr };
+
+		if (!f) {
+			free(in);
+			return cni_run();
+		}
+		cni_io_set(&io);
+		status = cni_run();
+		cni_io_set(NULL);
+		(void)fclose(f);
+	}
+	free(in);
+	/* a call that worked here starts a server for the next ones (one that failed may have
+	 * had no usable state directory) */
+	if (start && status == 0)
+		cni_front_start(path);
+	return status;
 }

@@ -149,7 +149,7 @@ int cni_netconf_read(struct cni_req *req, const char *self_type, int *ret_code)
 	json_t *v, *ipam, *settings;
 	int r;
 
-	req->conf = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+	req->conf = json_loadf(cni_in(), JSON_REJECT_DUPLICATES, &jerr);
 	if (!req->conf) {
 		*ret_code = CNI_ERR_DECODE;
 		return err_set(-EINVAL, "network configuration on stdin: %s (line %d, column %d)",

@@ -25,11 +25,11 @@ static void dump(json_t *j)
 	char *s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT);
 
 	if (s) {
-		(void)fputs(s, stdout);
-		(void)fputc('\n', stdout);
+		(void)fputs(s, cni_out());
+		(void)fputc('\n', cni_out());
 		free(s);
 	}
-	(void)fflush(stdout);
+	(void)fflush(cni_out());
 	json_decref(j);
 }
 
@@ -158,9 +158,11 @@ void cni_log(const char *fmt, ...)
 {
 	va_list ap;
 
-	(void)fputs("v6pd: ", stderr);
+	FILE *f = cni_err();
+
+	(void)fputs("v6pd: ", f);
 	va_start(ap, fmt);
-	(void)vfprintf(stderr, fmt, ap);
+	(void)vfprintf(f, fmt, ap);
 	va_end(ap);
-	(void)fputc('\n', stderr);
+	(void)fputc('\n', f);
 }

@@ -176,6 +176,9 @@ void dns_pdns_helper_prestart(const char *state_dir);
 /* Ends what dns_pdns_helper_prestart() made and no call used: closes the connection, ends a
  * helper of one call (by its PID). A lingering helper stays. */
 void dns_pdns_helper_release(void);
+/* For a process serving many calls at once (`v6pd --serve`): prestarting stops, as what it
+ * makes ahead is the process's, not a call's. Each publication connects on its own. */
+void dns_pdns_helper_prestart_off(void);
 
 /* ADD: records c (for dns sync) and publishes l on every backend, removing what was
  * published for l's key under another name or address (a renumbering, a new template).

@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "dns_int.h"
 #include "err.h"
+#include "tenv.h"
 
 enum job_state {
 	JOB_WAITING,		/* for the lease */
@@ -37,6 +38,7 @@ struct dns_job {
 	int64_t now;
 	int r;
 	char msg[1024];
+	char *const *env;	/* the creator's environment (tenv.h), for the helpers it starts */
 };
 
 static void job_publish_here(struct dns_job *j)
@@ -52,6 +54,7 @@ static void *job_main(void *arg)
 	enum job_state st;
 
 	(void)pthread_setname_np(pthread_self(), "v6pd-dns");
+	tenv_set(j->env);
 	if (j->c.rfc2136)
 		dns_rfc2136_warm(&j->c);
 	(void)pthread_mutex_lock(&j->mu);
@@ -82,6 +85,7 @@ int dns_job_start(const struct dns_config *c, struct dns_job **ret)
 	/* the new thread starts with the mask it is created under */
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	j->env = tenv_current();
 	j->threaded = pthread_create(&j->tid, NULL, job_main, j) == 0;
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*ret = j;

@@ -185,8 +185,9 @@ int dns_http_session_patch(struct dns_http_session *s, struct dns_http_req *reqs
 			   const char *api_key, unsigned timeout_ms)
 {
 	/* the first retry at once: the parallel pass is over, so the writes it raced are done;
-	 * the second after a pause, for a race with another process */
-	static const struct timespec pause[] = { { 0, 0 }, { 0, 100000000 } };
+	 * the next ones after pauses, for a race with other processes (parallel ADDs: seen in
+	 * the tests to outlast one 100 ms pause) */
+	static const struct timespec pause[] = { { 0, 0 }, { 0, 100000000 }, { 0, 300000000 } };
 	char header[600];	/* "X-API-Key: " and a key of up to DNS_SECRET_MAX */
 	struct curl_slist *hdr = NULL, *h2;
 	struct xfer *xs = NULL;

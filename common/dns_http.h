@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linger.h"
+
 #define DNS_HTTP_REPLY_MAX 1024
 #define DNS_HTTP_ERROR_MAX 256
 
@@ -22,7 +24,8 @@ struct dns_http_req {
 };
 
 /* Runs reqs[0..n) at once (PATCH, "X-API-Key: api_key", a JSON body), then, one at a time,
- * those the server failed (HTTP 5xx) up to twice more: PowerDNS's gsqlite3 backend answers
+ * those the server failed (HTTP 5xx) up to three more times (at once, after 100 ms, after
+ * 300 ms): PowerDNS's gsqlite3 backend answers
  * concurrent writes with "database is locked" (HTTP 500), and PATCHing an RRset again is
  * harmless. Everything ends within timeout_ms. Fills every request's outcome and returns 0,
  * or a negative errno (message set) when libcurl cannot be loaded or set up. */
@@ -66,14 +69,4 @@ int dns_http_socket_path(const char *state_dir, char *buf, size_t size);
 #define DNS_HTTP_IDLE_DEFAULT 60
 int64_t dns_http_idle_seconds(void);
 
-/* ---- the stream both ends of the protocol use (dns_http_sock.c) ---- */
-
-/* CLOCK_MONOTONIC in ms: the deadlines below. */
-int64_t dns_http_now_ms(void);
-/* Sends all of buf on a socket (MSG_NOSIGNAL: a peer that died cannot raise SIGPIPE) before
- * deadline. 0, -ETIMEDOUT, or a negative errno. No message. */
-int dns_http_send_all(int fd, const char *buf, size_t len, int64_t deadline);
-/* Reads to EOF (at most max bytes) before deadline: *ret (free()) gets the text, NUL
- * terminated, *ret_len its length. 0, -ETIMEDOUT, -EMSGSIZE, -ENOMEM or a negative errno.
- * No message. */
-int dns_http_recv_all(int fd, size_t max, int64_t deadline, char **ret, size_t *ret_len);
+/* The stream both ends of the protocol use: linger.h. */

@@ -6,8 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,8 +26,8 @@
 #include "dns.h"
 #include "dns_http.h"
 #include "err.h"
+#include "tenv.h"
 
-extern char **environ;
 
 /* The helper's loading (libcurl and its libraries) on top of the exchanges' own timeout. */
 #define START_SLACK_MS 2000
@@ -42,6 +44,7 @@ static struct {
 	pid_t daemon;		/* a lingering helper this process started (reaped if it ends) */
 	char path[DNS_HTTP_SOCKET_MAX];
 } pre = { -1, -1, -1, "" };
+static pthread_mutex_t pre_mu = PTHREAD_MUTEX_INITIALIZER;	/* pre.daemon */
 
 /* The helper beside this binary (a build tree), else where the install target puts it. */
 static int find_helper(char *buf, size_t size)
@@ -97,7 +100,7 @@ static int spawn(char *const argv[], int io, bool setsid, pid_t *ret_pid)
 		(void)posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
 	}
 	(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	r = posix_spawn(ret_pid, argv[0], &fa, &attr, argv, environ);
+	r = posix_spawn(ret_pid, argv[0], &fa, &attr, argv, (char **)tenv_environ());
 	(void)posix_spawnattr_destroy(&attr);
 	(void)posix_spawn_file_actions_destroy(&fa);
 	if (r != 0)
@@ -211,12 +214,19 @@ static int daemon_open(const char *path, int64_t deadline, int *ret_fd)
 	int spawns = 0, r;
 
 	while ((r = daemon_connect(path, ret_fd)) < 0 && nobody_there(r)) {
+		bool stop = false;
+
+		/* pre.daemon is the process's: the DNS threads of the requests a plugin server
+		 * runs at once share it */
+		(void)pthread_mutex_lock(&pre_mu);
 		if (r != -EAGAIN && daemon_ended(pre.daemon)) {
 			pre.daemon = -1;
-			if (spawns++ == SPAWNS_MAX || daemon_spawn(path, &pre.daemon) < 0)
-				break;
+			stop = spawns++ == SPAWNS_MAX || daemon_spawn(path, &pre.daemon) < 0;
 		}
-		if (dns_http_now_ms() >= deadline)
+		(void)pthread_mutex_unlock(&pre_mu);
+		if (stop)
+			break;
+		if (linger_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		(void)nanosleep(&pause, NULL);
 		if (pause.tv_nsec < 4000000)
@@ -251,12 +261,12 @@ static char *request_text(struct dns_http_req *reqs, size_t n, const char *api_k
 static int exchange(int fd, const char *req, int64_t deadline, char **ret)
 {
 	size_t len;
-	int r = dns_http_send_all(fd, req, strlen(req), deadline);
+	int r = linger_send_all(fd, req, strlen(req), deadline);
 
 	/* a helper that could not start up may have answered and gone already */
 	if (r == 0 || r == -EPIPE || r == -ECONNRESET) {
 		(void)shutdown(fd, SHUT_WR);
-		r = dns_http_recv_all(fd, ANSWER_MAX, deadline, ret, &len);
+		r = linger_recv_all(fd, ANSWER_MAX, deadline, ret, &len);
 	}
 	if (r == -ECONNRESET && (*ret = strdup("")))
 		r = 0;
@@ -315,7 +325,7 @@ static int timed_out(unsigned timeout_ms)
 static int via_daemon(const char *path, const char *req, int64_t deadline, unsigned timeout_ms,
 		      char **ret)
 {
-	int64_t connect_by = dns_http_now_ms() + CONNECT_MS;
+	int64_t connect_by = linger_now_ms() + CONNECT_MS;
 	int fd = -1, r;
 
 	if (pre.fd >= 0 && pre.pid < 0 && strcmp(pre.path, path) == 0) {
@@ -339,7 +349,7 @@ static int via_daemon(const char *path, const char *req, int64_t deadline, unsig
 int dns_pdns_via_helper(struct dns_http_req *reqs, size_t n, const char *api_key,
 			unsigned timeout_ms, const char *state_dir)
 {
-	int64_t deadline = dns_http_now_ms() + timeout_ms + START_SLACK_MS;
+	int64_t deadline = linger_now_ms() + timeout_ms + START_SLACK_MS;
 	char path[DNS_HTTP_SOCKET_MAX], *req, *answer = NULL;
 	int fd = -1, r, status;
 	pid_t pid = -1;
@@ -381,12 +391,19 @@ out:
 	return r;
 }
 
+static atomic_bool prestart_off;
+
+void dns_pdns_helper_prestart_off(void)
+{
+	prestart_off = true;
+}
+
 void dns_pdns_helper_prestart(const char *state_dir)
 {
 	char path[DNS_HTTP_SOCKET_MAX];
 	int r;
 
-	if (pre.fd >= 0)
+	if (prestart_off || pre.fd >= 0)
 		return;
 	if (lingering(state_dir, path)) {
 		r = daemon_connect(path, &pre.fd);
@@ -405,8 +422,10 @@ void dns_pdns_helper_release(void)
 	if (pre.fd >= 0)
 		(void)close(pre.fd);
 	(void)helper_end(pre.pid, true);
+	(void)pthread_mutex_lock(&pre_mu);
 	if (daemon_ended(pre.daemon))
 		pre.daemon = -1;
+	(void)pthread_mutex_unlock(&pre_mu);
 	pre.fd = -1;
 	pre.pid = -1;
 }

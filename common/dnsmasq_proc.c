@@ -16,6 +16,7 @@
 
 #include "dnsmasq_int.h"
 #include "err.h"
+#include "tenv.h"
 
 #define LOG_ROTATE_SIZE (1 << 20)
 #define STOP_WAIT_MS 5000
@@ -218,7 +219,7 @@ int dm_stop_all(const struct paths *p, pid_t pid)
 
 static const char *find_dnsmasq(void)
 {
-	const char *env = getenv("V6PD_DNSMASQ");
+	const char *env = tenv_get("V6PD_DNSMASQ");
 
 	if (env && env[0])
 		return env;

@@ -9,10 +9,11 @@
 #include "duration.h"
 #include "err.h"
 #include "pdenv.h"
+#include "tenv.h"
 
 const char *hostconf_default_path(void)
 {
-	const char *p = getenv(HOSTCONF_ENV);
+	const char *p = tenv_get(HOSTCONF_ENV);
 
 	return p && p[0] ? p : HOSTCONF_PATH;
 }

@@ -561,6 +561,17 @@ errout:
 int nl_bridge_ensure(struct nl_ctx *ctx, const char *name, uint32_t mtu, int *ret_ifindex)
 {
 	struct nl_link l;
+	int r = nl_bridge_ensure_link(ctx, name, mtu, &l);
+
+	if (r == 0 && ret_ifindex)
+		*ret_ifindex = l.ifindex;
+	return r;
+}
+
+int nl_bridge_ensure_link(struct nl_ctx *ctx, const char *name, uint32_t mtu,
+			  struct nl_link *ret)
+{
+	struct nl_link l;
 	int r = nl_ifname_validate(name);
 
 	if (r < 0)
@@ -576,21 +587,31 @@ int nl_bridge_ensure(struct nl_ctx *ctx, const char *name, uint32_t mtu, int *re
 		if (r < 0 && nl_ctx_errno(ctx, r) != EEXIST)
 			return nl_ctx_fail(ctx, r, "create bridge \"%s\"", name);
 	}
-	if (strcmp(l.kind, "bridge"))
-		return err_set(-EEXIST, "bridge \"%s\": exists as a link of kind \"%s\"", name,
-			       l.kind);
-	if (mtu && l.mtu != mtu) {
-		r = nl_link_set_mtu(ctx, l.ifindex, mtu);
+	if ((r = nl_bridge_settle(ctx, &l, mtu)) < 0)
+		return r;
+	*ret = l;
+	return 0;
+}
+
+int nl_bridge_settle(struct nl_ctx *ctx, struct nl_link *l, uint32_t mtu)
+{
+	int r;
+
+	if (strcmp(l->kind, "bridge"))
+		return err_set(-EEXIST, "bridge \"%s\": exists as a link of kind \"%s\"", l->name,
+			       l->kind);
+	if (mtu && l->mtu != mtu) {
+		r = nl_link_set_mtu(ctx, l->ifindex, mtu);
 		if (r < 0)
-			return err_wrap(r, "bridge \"%s\"", name);
+			return err_wrap(r, "bridge \"%s\"", l->name);
+		l->mtu = mtu;
 	}
-	if (!(l.flags & IFF_UP)) {
-		r = nl_link_set_up(ctx, l.ifindex);
+	if (!(l->flags & IFF_UP)) {
+		r = nl_link_set_up(ctx, l->ifindex);
 		if (r < 0)
-			return err_wrap(r, "bridge \"%s\"", name);
+			return err_wrap(r, "bridge \"%s\"", l->name);
+		l->flags |= IFF_UP;
 	}
-	if (ret_ifindex)
-		*ret_ifindex = l.ifindex;
 	return 0;
 }
 
@@ -598,6 +619,20 @@ int nl_bridge_ensure(struct nl_ctx *ctx, const char *name, uint32_t mtu, int *re
 
 int nl_veth_create(struct nl_ctx *ctx, const struct nl_veth *v, int *ret_ifindex,
 		   int *ret_peer_ifindex)
+{
+	struct nl_link host;
+	int r = nl_veth_create_link(ctx, v, &host);
+
+	if (r < 0)
+		return r;
+	if (ret_ifindex)
+		*ret_ifindex = host.ifindex;
+	if (ret_peer_ifindex)
+		*ret_peer_ifindex = host.peer_ifindex;
+	return 0;
+}
+
+int nl_veth_create_link(struct nl_ctx *ctx, const struct nl_veth *v, struct nl_link *ret_host)
 {
 	struct rtnl_link *link = NULL, *peer = NULL;
 	struct nl_addr *mac = NULL;
@@ -656,10 +691,7 @@ int nl_veth_create(struct nl_ctx *ctx, const struct nl_veth *v, int *ret_ifindex
 		(void)link_del(ctx, v->name, 0, true);
 		goto errout;
 	}
-	if (ret_ifindex)
-		*ret_ifindex = host.ifindex;
-	if (ret_peer_ifindex)
-		*ret_peer_ifindex = host.peer_ifindex;
+	*ret_host = host;
 	r = 0;
 errout:
 	nlmsg_free(msg);

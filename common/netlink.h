@@ -75,6 +75,12 @@ int nl_link_set_alias(struct nl_ctx *ctx, int ifindex, const char *alias);
  * *ret_ifindex (may be NULL) gets its ifindex. Note: a bridge created with an MTU still
  * follows the smallest MTU of its ports; set the ports' MTU too. */
 int nl_bridge_ensure(struct nl_ctx *ctx, const char *name, uint32_t mtu, int *ret_ifindex);
+/* The same, with the bridge as it is now in *ret (its alias too). */
+int nl_bridge_ensure_link(struct nl_ctx *ctx, const char *name, uint32_t mtu,
+			  struct nl_link *ret);
+/* What nl_bridge_ensure() does to a link already read (nl_link_get()): -EEXIST unless it is
+ * a bridge; mtu (0: any) and up, as needed; *l follows. */
+int nl_bridge_settle(struct nl_ctx *ctx, struct nl_link *l, uint32_t mtu);
 
 /* ---- veth pairs ---- */
 
@@ -95,6 +101,8 @@ struct nl_veth {
  * ret_ifindex and ret_peer_ifindex may be NULL. */
 int nl_veth_create(struct nl_ctx *ctx, const struct nl_veth *v, int *ret_ifindex,
 		   int *ret_peer_ifindex);
+/* The same, with the host end as it was read back in *ret_host (its peer_ifindex, MAC). */
+int nl_veth_create_link(struct nl_ctx *ctx, const struct nl_veth *v, struct nl_link *ret_host);
 
 /* ---- IPv6 addresses ---- */
 

@@ -124,6 +124,11 @@ void store_close(struct store *s);
  * so the next callers neither pay that checkpoint nor read a long WAL back when they open
  * the store. Returns at once; the worker exits within milliseconds and prints nothing. */
 void store_close_detached(struct store *s);
+/* For a process that keeps stores open (`v6pd --serve`): whether this connection's commits
+ * left the WAL past those few dozen frames, and the checkpoint that truncates it (in the
+ * writers' queue; a reader's old snapshot defers it to a later call). */
+bool store_wal_due(const struct store *s);
+void store_wal_checkpoint(struct store *s);
 /* Reads every page of the store (SQLite's quick_check) and fails with -EBADMSG naming the
  * path when any is damaged. store_open() only looks at the file's header; damage elsewhere
  * otherwise shows when an operation reaches it. Costs time linear in the store's size (about

@@ -497,6 +497,14 @@ int store_open(const char *state_dir, struct store **ret)
 		r = err_set(-errno, "store %s: %s", s->path, strerror(errno));
 		goto fail;
 	}
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) == 0) {
+			s->db_dev = st.st_dev;
+			s->db_ino = st.st_ino;
+		}
+	}
 	(void)close(fd);
 	if ((r = check_mode("store", s->path, false)) < 0)
 		goto fail;

@@ -45,6 +45,8 @@ struct store {
 	sqlite3_stmt *stmt[SQ_MAX];
 	int lock_fd;			/* state_dir/leases.lock, the writers' queue; -1: none */
 	int wal_frames;			/* the WAL's length after this connection's last commit */
+	dev_t db_dev;			/* leases.db as opened: a file renamed into its place */
+	ino_t db_ino;			/* later (a restored backup) is another store */
 };
 
 /* Translates an SQLite result code to a negative errno plus one message naming the store

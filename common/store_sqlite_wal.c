@@ -13,7 +13,9 @@
  *   WAL_DETACH_FRAMES frames, a detached child does it while the caller exits. The open that
  *   follows reads a WAL of at most about that size back.
  * - sq_wal_hook(), inline in the commit, once it holds WAL_TRUNCATE_FRAMES: v6pdctl and the
- *   other long-lived users, and the fallback when no worker could be started. */
+ *   other long-lived users, and the fallback when no worker could be started.
+ * - store_wal_checkpoint() once store_wal_due(): a process that keeps its stores open
+ *   (`v6pd --serve`), after it has answered. */
 #include "store_sqlite.h"
 
 #include <errno.h>
@@ -111,4 +113,21 @@ void store_close_detached(struct store *s)
 	}
 	/* A failed fork leaves the WAL to the inline checkpoint of a later commit. */
 	(void)close(fd);
+}
+
+bool store_wal_due(const struct store *s)
+{
+	return s->wal_frames >= WAL_DETACH_FRAMES;
+}
+
+void store_wal_checkpoint(struct store *s)
+{
+	/* in the writers' queue, like the detached worker */
+	while (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_EX) < 0 && errno == EINTR)
+		;
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) ==
+	    SQLITE_OK)
+		s->wal_frames = 0;
+	if (s->lock_fd >= 0)
+		(void)flock(s->lock_fd, LOCK_UN);
 }

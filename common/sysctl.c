@@ -37,12 +37,23 @@ int sysctl_ipv6_conf_set(const char *ifname, const char *key, int value)
 		return r;
 	(void)snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", ifname, key);
 	len = snprintf(buf, sizeof(buf), "%d\n", value);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		goto errout;
 	}
-	w = write(fd, buf, (size_t)len);
+	/* Written only when it differs: every ADD asks for the same bridge settings, and a
+	 * write of all/forwarding walks every interface of the namespace. */
+	{
+		char cur[16];
+		ssize_t n = pread(fd, cur, sizeof(cur) - 1, 0);
+
+		if (n == len && memcmp(cur, buf, (size_t)len) == 0) {
+			(void)close(fd);
+			return 0;
+		}
+	}
+	w = pwrite(fd, buf, (size_t)len, 0);
 	if (w < 0)
 		r = -errno;
 	else if (w != len)

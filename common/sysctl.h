@@ -12,4 +12,5 @@
  * built: -EINVAL naming the value. -ENOENT when the interface is missing or has no IPv6
  * (e.g. MTU below 1280); the message names the sysctl. */
 int sysctl_ipv6_conf_set(const char *ifname, const char *key, int value);
+/* (sysctl_ipv6_conf_set() reads first and writes only a value that differs.) */
 int sysctl_ipv6_conf_get(const char *ifname, const char *key, int *ret_value);

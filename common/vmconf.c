@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "tenv.h"
 #include "vmconf.h"
 
 static const char *const match_keys[] = { "network", "bridge", "tap" };
@@ -218,7 +219,7 @@ void vmconf_free(struct vmconf *c)
 
 const char *vmconf_default_path(void)
 {
-	const char *p = getenv(VMCONF_ENV);
+	const char *p = tenv_get(VMCONF_ENV);
 
 	return p && p[0] ? p : VMCONF_PATH;
 }

@@ -44,7 +44,7 @@ static int once(void)
 	/* The parent is still busy: the ~5 ms of loading libcurl's libraries overlap its work. */
 	if ((r = dns_http_session_new(&s)) < 0)
 		answer = helper_error_answer(err_msg(r));
-	else if ((r = dns_http_recv_all(STDIN_FILENO, DNS_HTTP_REQUEST_MAX, INT64_MAX, &request,
+	else if ((r = linger_recv_all(STDIN_FILENO, DNS_HTTP_REQUEST_MAX, INT64_MAX, &request,
 					&len)) < 0)
 		answer = helper_error_answer(err_msg(err_set(r, "powerdns: %s: reading the "
 							      "request: %s", DNS_HTTP_HELPER,
@@ -53,7 +53,7 @@ static int once(void)
 		answer = helper_exchange(s, request);
 	if (request)
 		explicit_bzero(request, len);
-	r = answer && dns_http_send_all(STDOUT_FILENO, answer, strlen(answer), INT64_MAX) == 0;
+	r = answer && linger_send_all(STDOUT_FILENO, answer, strlen(answer), INT64_MAX) == 0;
 	_exit(r ? 0 : 1);
 }
 

@@ -2,10 +2,7 @@
  * namespace serves every PowerDNS exchange of the static front ends over a unix socket, so
  * a burst of ADDs loads libcurl once and its connections stay open between them.
  *
- * Who serves: the process that holds the socket's lock file (flock: the kernel lets go of it
- * when its holder dies, even by SIGKILL). A new one takes the lock or exits at once, so two
- * started together leave one; the holder alone removes a socket file left by a dead one and
- * binds. When idle it removes its socket first, then serves the connections already queued
+ * Who serves: the holder of the socket's lock file (linger.h). When idle it removes its socket first, then serves the connections already queued
  * on it, then exits: a client that reached the socket is always answered. Clients must be
  * root or this process's own uid (SO_PEERCRED); the socket is 0600 in the state directory.
  * It never opens the store: the requests carry all it needs. */
@@ -27,6 +24,7 @@
 #include "dns_http.h"
 #include "err.h"
 #include "helper.h"
+#include "linger.h"
 
 #define WORKERS_MAX 16
 #define QUEUE_MAX 64
@@ -61,7 +59,7 @@ static void serve_client(struct worker *w, int fd)
 	size_t len = 0;
 	int r;
 
-	r = dns_http_recv_all(fd, DNS_HTTP_REQUEST_MAX, dns_http_now_ms() + REQUEST_WAIT_MS,
+	r = linger_recv_all(fd, DNS_HTTP_REQUEST_MAX, linger_now_ms() + REQUEST_WAIT_MS,
 			      &text, &len);
 	if (r < 0 || len == 0)
 		goto out;	/* gone, or a connection made ahead that no request followed */
@@ -73,8 +71,8 @@ static void serve_client(struct worker *w, int fd)
 		answer = helper_exchange(w->session, text);
 	explicit_bzero(text, len);	/* the API key */
 	if (answer)
-		(void)dns_http_send_all(fd, answer, strlen(answer),
-					dns_http_now_ms() + ANSWER_WAIT_MS);
+		(void)linger_send_all(fd, answer, strlen(answer),
+					linger_now_ms() + ANSWER_WAIT_MS);
 out:
 	free(text);
 	free(answer);
@@ -95,7 +93,7 @@ static void *worker_main(void *arg)
 		(void)pthread_mutex_unlock(&pool.mu);
 		serve_client(w, fd);
 		(void)pthread_mutex_lock(&pool.mu);
-		pool.last = dns_http_now_ms();
+		pool.last = linger_now_ms();
 		if (pool.qlen) {
 			w->fd = pool.queue[pool.qhead];
 			pool.qhead = (pool.qhead + 1) % QUEUE_MAX;
@@ -118,7 +116,7 @@ static void dispatch(int fd)
 	sigset_t all, old;
 
 	(void)pthread_mutex_lock(&pool.mu);
-	pool.last = dns_http_now_ms();
+	pool.last = linger_now_ms();
 	if (pool.nidle) {
 		w = pool.idle[--pool.nidle];
 		w->fd = fd;
@@ -145,15 +143,13 @@ static void dispatch(int fd)
 /* Root, or our own uid: anyone else gets a refusal and the door. */
 static bool peer_allowed(int fd)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
 	char msg[160], *answer;
+	long uid;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
-	    (cr.uid == 0 || cr.uid == geteuid()))
+	if (linger_peer_allowed(fd, &uid))
 		return true;
 	(void)snprintf(msg, sizeof(msg), "powerdns: %s refused a client with uid %ld: root only",
-		       DNS_HTTP_HELPER, len == sizeof(cr) ? (long)cr.uid : -1L);
+		       DNS_HTTP_HELPER, uid);
 	answer = helper_error_answer(msg);
 	if (answer)
 		(void)send(fd, answer, strlen(answer), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -176,77 +172,19 @@ static void accept_all(int lfd)
 	}
 }
 
-/* The lock file beside the socket: "x.sock" -> "x.lock". */
-static int lock_path(const char *path, char *buf, size_t size)
-{
-	size_t n = strlen(path);
-	const char *sfx = ".sock";
-
-	if (n > strlen(sfx) && strcmp(path + n - strlen(sfx), sfx) == 0)
-		n -= strlen(sfx);
-	return snprintf(buf, size, "%.*s.lock", (int)n, path) < (int)size ? 0 : -ENAMETOOLONG;
-}
-
-/* 1: this process owns path (lock held, fd kept open for life); 0: another one does. */
-static int take_lock(const char *path)
-{
-	char lp[DNS_HTTP_SOCKET_MAX + 8], pid[24];
-	int fd, n;
-
-	if (lock_path(path, lp, sizeof(lp)) < 0)
-		return -ENAMETOOLONG;
-	fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		(void)close(fd);
-		return e == EWOULDBLOCK ? 0 : -e;
-	}
-	/* for people: whose lock it is */
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		return 1;	/* only a note for people; the lock is what counts */
-	return 1;
-}
-
-static int listen_on(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
-
-	/* a socket left by a holder that died; anything else there is not ours to remove */
-	if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || unlink(path) < 0))
-		return -EEXIST;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
-		int e = errno;
-
-		(void)close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 int helper_serve(const char *path, int64_t idle_s)
 {
 	int64_t idle_ms = (idle_s > 0 ? idle_s : 1) * 1000;
+	struct stat st;
 	int lfd, r;
 
-	if ((r = take_lock(path)) <= 0)
+	if ((r = linger_take_lock(path)) <= 0)
 		return r == 0 ? 0 : 1;
-	if ((lfd = listen_on(path)) < 0)
+	if ((lfd = linger_listen(path, &st)) < 0)
 		return 1;
 	if ((r = dns_http_init()) < 0)
 		(void)snprintf(pool.init_error, sizeof(pool.init_error), "%s", err_msg(r));
-	pool.last = dns_http_now_ms();
+	pool.last = linger_now_ms();
 	for (;;) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		int64_t wait;
@@ -254,7 +192,7 @@ int helper_serve(const char *path, int64_t idle_s)
 
 		(void)pthread_mutex_lock(&pool.mu);
 		busy = pool.nidle < pool.nw || pool.qlen > 0;
-		wait = busy ? idle_ms : pool.last + idle_ms - dns_http_now_ms();
+		wait = busy ? idle_ms : pool.last + idle_ms - linger_now_ms();
 		(void)pthread_mutex_unlock(&pool.mu);
 		if (wait <= 0)
 			break;

@@ -13,6 +13,10 @@ state=$(mktemp -d /tmp/v6pd-demo.XXXXXX)
 names="web1 web2 db1"
 
 cleanup() {
+	# the plugin's lingering server (v6pd --serve), by the PID in its lock file
+	for lock in "$state"/cni-*.lock; do
+		[ -s "$lock" ] && kill "$(cat "$lock")" 2>/dev/null || true
+	done
 	for n in $names; do ip netns del "${tag}-$n" 2>/dev/null || true; done
 	ip netns del "$host" 2>/dev/null || true
 	rm -rf "$state"
@@ -21,9 +25,11 @@ trap cleanup EXIT INT TERM
 
 conf='{"cniVersion":"1.1.0","name":"demo","type":"v6pd","mode":"bridge","stateDir":"'$state'"}'
 
-# cni VERB CONTAINER_ID NAME: one plugin call, as containerd or Podman makes it.
+# cni VERB CONTAINER_ID NAME: one plugin call, as containerd or Podman makes it (in the
+# host netns, in the caller's mount namespace: the first call starts the plugin's lingering
+# server, which runs the next ones).
 cni() {
-	printf '%s' "$conf" | ip netns exec "$host" env CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
+	printf '%s' "$conf" | nsenter --net="/run/netns/$host" env CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
 		CNI_NETNS="/run/netns/${tag}-$3" CNI_IFNAME=eth0 CNI_PATH="$BIN" \
 		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=$3" "$BIN/v6pd"
 }

@@ -16,10 +16,10 @@ pkgs="build-essential cmake pkg-config libjansson-dev libnl-3-dev libnl-route-3-
 libsqlite3-dev libcurl4-openssl-dev libvirt-dev libxml2-dev libssl-dev iproute2
 zlib1g-dev libicu-dev liblzma-dev libldns-dev lld"
 if [ "${1:-}" = demo ]; then
-	pkgs="$pkgs iputils-ping"
+	pkgs="$pkgs iputils-ping util-linux"
 fi
 if [ "${1:-}" = test ]; then
-	pkgs="$pkgs libcmocka-dev python3 sqlite3 iputils-ping util-linux procps
+	pkgs="$pkgs libcmocka-dev python3 sqlite3 iputils-ping util-linux procps strace
 containernetworking-plugins podman runc containerd busybox-static tar golang-go
 golang-github-appc-cni-dev dnsmasq-base dhcpcd-base
 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iptables

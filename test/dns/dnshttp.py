@@ -8,7 +8,8 @@ zombie), not by waiting for it.
 """
 import os
 import signal
-import time
+
+from cniserve import _argv, alive, wait_gone  # noqa: F401 (the same /proc lookups)
 
 HELPER = "v6pd-dns-http"
 
@@ -18,23 +19,6 @@ def socket_path(state_dir, netns):
     /run/netns, or None for this process's own)."""
     ns = f"/run/netns/{netns}" if netns else "/proc/self/ns/net"
     return os.path.join(state_dir, f"dns-http-{os.stat(ns).st_ino}.sock")
-
-
-def _argv(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def alive(pid):
-    """Running: not gone, not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def daemons(state_dir):
@@ -51,14 +35,6 @@ def daemons(state_dir):
             found.append(int(name))
     return sorted(found)
 
-
-def wait_gone(pid, timeout=10.0):
-    end = time.monotonic() + timeout
-    while alive(pid):
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def stop(pid, sig=signal.SIGTERM, timeout=10.0):

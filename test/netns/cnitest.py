@@ -2,7 +2,15 @@
 
 Every test gets a Lab: its own "host" netns (the plugin runs inside it through
 `ip netns exec`, so the real host's links and sysctls are never touched), its own state
-directory and IPv6 prefix, and container namespaces made on demand. Every name carries a
+directory and IPv6 prefix, and container namespaces made on demand.
+
+How the plugin enters the host netns decides who runs a call (cni-plugin/serve.h):
+`ip netns exec` gives every call a mount namespace of its own, so the lingering server
+(`v6pd --serve`, serving callers of its own mount namespace) declines and each call runs in
+its own process; with V6PD_TEST_ENTER=nsenter the calls keep the test's mount namespace
+(`nsenter --net`, as a runtime calls a plugin) and, after the first, the server runs them.
+ctest runs the verb, mode, key, IPAM and error suites both ways. A Lab stops the servers
+of its state directory by PID when it ends. Every name carries a
 random per-run prefix; namespaces and directories go in the test's cleanups, and at exit
 anything left with this run's prefix is removed.
 
@@ -24,8 +32,11 @@ import tempfile
 import time
 import unittest
 
+from cniserve import servers, stop_servers  # noqa: F401 (tests use cnitest.servers)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ.get("V6PD_BIN") or os.path.join(HERE, "..", "..", "build", "bin")
+ENTER = os.environ.get("V6PD_TEST_ENTER", "ip")  # "ip": ip netns exec; "nsenter"
 V6PD = os.path.join(BIN, "v6pd")
 V6PDCTL = os.path.join(BIN, "v6pdctl")
 REF_CNI = "/usr/lib/cni"
@@ -171,6 +182,7 @@ class Lab:
         self.prefix = random_prefix(56)
         self.state = tempfile.mkdtemp(prefix=self.id + "-state-", dir=tmp_root())
         tc.addCleanup(shutil.rmtree, self.state, True)
+        tc.addCleanup(stop_servers, self.state)
         self.net = self.id + "-net"
         self._n = itertools.count()
         self.host = self.netns("h") if host else None
@@ -215,7 +227,12 @@ class Lab:
         e = self.env(cmd, netns, cid, ifname, args, path)
         if env:
             e.update(env)
-        argv = ["ip", "netns", "exec", self.host.name, plugin] if self.host else [plugin]
+        if not self.host:
+            argv = [plugin]
+        elif ENTER == "nsenter":
+            argv = ["nsenter", f"--net={self.host.path}", plugin]
+        else:
+            argv = ["ip", "netns", "exec", self.host.name, plugin]
         data = stdin if stdin is not None else json.dumps(conf)
         p = subprocess.Popen(argv, env=e, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)

@@ -30,6 +30,8 @@ import tempfile
 import time
 import unittest
 
+import cniserve
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get("V6PD_BIN") or os.path.join(HERE, "..", "..", "build",
                                                                     "bin"))
@@ -288,6 +290,9 @@ class Run:
                 for n in os.listdir(cache):
                     if n.startswith(net.name + "-"):
                         os.unlink(os.path.join(cache, n))
+        for net in self.networks:
+            if getattr(net, "state", None):     # the plugin's lingering servers
+                cniserve.stop_servers(net.state)
         self._restore_forwarding()
         for mp in self._mounts_under([self.tmp, self.rundir]):
             sh("umount", "-l", mp, check=False)

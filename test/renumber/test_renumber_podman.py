@@ -93,7 +93,7 @@ class PodmanRenumberPD(unittest.TestCase):
             json.dump(conf, f)
         # Run.cleanup() removes the bridge, host veths and libcni cache of its networks
         self.run_.networks.append(types.SimpleNamespace(name=name, bridge=bridge,
-                                                        prefix=None))
+                                                        prefix=None, state=self.lab.state))
         return name, bridge
 
     def addrs(self, name):

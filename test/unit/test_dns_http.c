@@ -65,10 +65,10 @@ static void test_stream(void **state)
 	memset(big, 'x', sizeof(big));
 	if (fork() == 0) {
 		(void)close(sv[1]);
-		_exit(dns_http_send_all(sv[0], big, sizeof(big), dns_http_now_ms() + 5000) ? 1 : 0);
+		_exit(linger_send_all(sv[0], big, sizeof(big), linger_now_ms() + 5000) ? 1 : 0);
 	}
 	(void)close(sv[0]);
-	assert_int_equal(dns_http_recv_all(sv[1], 1 << 20, dns_http_now_ms() + 5000, &got, &len),
+	assert_int_equal(linger_recv_all(sv[1], 1 << 20, linger_now_ms() + 5000, &got, &len),
 			 0);
 	assert_int_equal(len, sizeof(big));
 	assert_int_equal(got[len], '\0');
@@ -76,19 +76,19 @@ static void test_stream(void **state)
 	(void)close(sv[1]);
 	/* more than max */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(dns_http_send_all(sv[0], big, 9000, dns_http_now_ms() + 1000), 0);
+	assert_int_equal(linger_send_all(sv[0], big, 9000, linger_now_ms() + 1000), 0);
 	(void)close(sv[0]);
-	assert_int_equal(dns_http_recv_all(sv[1], 8192, dns_http_now_ms() + 1000, &got, &len),
+	assert_int_equal(linger_recv_all(sv[1], 8192, linger_now_ms() + 1000, &got, &len),
 			 -EMSGSIZE);
 	(void)close(sv[1]);
 	/* no EOF before the deadline */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(dns_http_send_all(sv[0], "{", 1, dns_http_now_ms() + 1000), 0);
-	assert_int_equal(dns_http_recv_all(sv[1], 8192, dns_http_now_ms() + 100, &got, &len),
+	assert_int_equal(linger_send_all(sv[0], "{", 1, linger_now_ms() + 1000), 0);
+	assert_int_equal(linger_recv_all(sv[1], 8192, linger_now_ms() + 100, &got, &len),
 			 -ETIMEDOUT);
 	/* a peer that is gone: an error, not SIGPIPE */
 	(void)close(sv[1]);
-	assert_int_equal(dns_http_send_all(sv[0], "{}", 2, dns_http_now_ms() + 1000), -EPIPE);
+	assert_int_equal(linger_send_all(sv[0], "{}", 2, linger_now_ms() + 1000), -EPIPE);
 	(void)close(sv[0]);
 }
 
