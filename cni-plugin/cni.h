@@ -120,6 +120,9 @@ struct cni_io {
 /* This thread's (NULL: the process's stdio and a store per call). */
 void cni_io_set(const struct cni_io *io);
 const struct cni_io *cni_io_current(void);
+/* A stdin read already (buf, len: borrowed, outliving the stream) as a stream to read from;
+ * NULL when none can be made. */
+FILE *cni_io_input(char *buf, size_t len);
 FILE *cni_in(void);
 FILE *cni_out(void);
 FILE *cni_err(void);

@@ -156,15 +156,14 @@ static int lost(const char *conf_version, const char *path, int *ret_status)
 	return 1;
 }
 
-/* The listener must be root or our own uid: another user's socket in a state directory it
- * can write to would get this call's environment and choose its answer. */
+/* The listener must be root or our own uid (the rule the server applies to its callers):
+ * another user's socket in a state directory it can write to would get this call's
+ * environment and choose its answer. */
 static bool server_trusted(int fd)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	long uid;
 
-	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && len == sizeof(cr) &&
-	       (cr.uid == 0 || cr.uid == geteuid());
+	return linger_peer_allowed(fd, &uid);
 }
 
 int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,

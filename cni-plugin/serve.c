@@ -234,9 +234,7 @@ static void run(int fd, char *buf, size_t len)
 		goto answer;
 	}
 	envp = env_array(buf + sizeof(h), h.env_len);
-	/* fmemopen() wants a size of at least 1: an empty stdin reads from /dev/null */
-	in = h.in_len ? fmemopen(buf + sizeof(h) + h.env_len, h.in_len, "r")
-		      : fopen("/dev/null", "r");
+	in = cni_io_input(buf + sizeof(h) + h.env_len, h.in_len);
 	o = open_memstream(&out, &out_len);
 	e = open_memstream(&errs, &err_len);
 	/* Started: from here on the caller must not run the call itself (it may have run in

@@ -9,7 +9,7 @@ zombie), not by waiting for it.
 import os
 import signal
 
-from cniserve import _argv, alive, wait_gone  # noqa: F401 (the same /proc lookups)
+from cniserve import alive, lingering, wait_gone  # noqa: F401 (the same /proc lookups)
 
 HELPER = "v6pd-dns-http"
 
@@ -23,17 +23,7 @@ def socket_path(state_dir, netns):
 
 def daemons(state_dir):
     """PIDs of the lingering helpers serving a socket in state_dir, sorted."""
-    want = os.path.realpath(state_dir)
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        a = _argv(name)
-        if len(a) == 3 and os.path.basename(a[0]) == HELPER and a[1] == "--serve" and \
-                os.path.basename(a[2]).startswith("dns-http-") and \
-                os.path.realpath(os.path.dirname(a[2])) == want and alive(int(name)):
-            found.append(int(name))
-    return sorted(found)
+    return lingering(state_dir, "dns-http-", exe=HELPER)
 
 
 

@@ -27,19 +27,25 @@ def alive(pid):
         return False
 
 
-def servers(state_dir):
-    """PIDs of the lingering `v6pd --serve STATE_DIR/cni-NETNS.sock` servers of state_dir,
-    found by their command lines in /proc, sorted."""
+def lingering(state_dir, sock_prefix, exe=None):
+    """PIDs of the running `EXE --serve STATE_DIR/SOCK_PREFIX....sock` processes (any EXE when
+    exe is None), found by their command lines in /proc, sorted."""
     want = os.path.realpath(state_dir)
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         a = _argv(name)
-        if len(a) == 3 and a[1] == "--serve" and os.path.basename(a[2]).startswith("cni-") \
-                and os.path.realpath(os.path.dirname(a[2])) == want and alive(int(name)):
+        if len(a) == 3 and (exe is None or os.path.basename(a[0]) == exe) and \
+                a[1] == "--serve" and os.path.basename(a[2]).startswith(sock_prefix) and \
+                os.path.realpath(os.path.dirname(a[2])) == want and alive(int(name)):
             found.append(int(name))
     return sorted(found)
+
+
+def servers(state_dir):
+    """PIDs of the lingering `v6pd --serve STATE_DIR/cni-NETNS.sock` servers of state_dir."""
+    return lingering(state_dir, "cni-")
 
 
 def wait_gone(pid, timeout=10.0):
