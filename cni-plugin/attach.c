@@ -295,11 +295,9 @@ static int attach_add(struct cni_req *req, int *ret_code)
 	/* One socket inside the container's netns for all the container side. */
 	if ((r = netns_run(fd, open_ctx, &cctx)) < 0)
 		goto fail;
-	/* Everything that can be found wrong is looked at before anything is made: a failed
-	 * ADD leaves nothing behind, not even a bridge. */
 	*ret_code = CNI_ERR_LINK;
 	if ((r = host_ifname(req->env.container_id, req->env.ifname, host)) < 0 ||
-	    (r = nl_ctx_open(&ctx)) < 0 || (r = check_ifname_free(ctx, cctx, req, host)) < 0)
+	    (r = nl_ctx_open(&ctx)) < 0)
 		goto fail;
 	if (req->cfg.mode == NET_MODE_ROUTED && req->cfg.ndp_proxy[0] &&
 	    (r = nl_link_get(ctx, req->cfg.ndp_proxy, &up)) < 0) {
@@ -321,6 +319,11 @@ static int attach_add(struct cni_req *req, int *ret_code)
 			goto fail;
 		early = r == 0;
 	}
+	/* Everything that can be found wrong is looked at before anything is made: a failed
+	 * ADD leaves nothing behind, not even a bridge. With the bridge there already, a name
+	 * taken in the container is found by the veth's creation (below). */
+	if (!early && (r = check_ifname_free(ctx, cctx, req, host)) < 0)
+		goto fail;
 	if (early) {
 		lease_start(&lj, req, &t, &dj);
 	} else {
@@ -334,9 +337,7 @@ static int attach_add(struct cni_req *req, int *ret_code)
 			: nl_bridge_ensure_link(ctx, req->cfg.bridge, req->cfg.mtu, &br)) < 0 ||
 	     (r = bridge_claim(ctx, req, &br, ret_code)) < 0))
 		goto fail;
-	/* A host end left by an ADD that was killed half-way: it is ours, by its name. */
-	if ((r = nl_link_del_if_exists(ctx, host)) < 0 ||
-	    (r = lock_fd = host_netns_lock(LOCK_SH)) < 0)
+	if ((r = lock_fd = host_netns_lock(LOCK_SH)) < 0)
 		goto fail;
 	{
 		struct nl_veth v = {
@@ -354,7 +355,19 @@ static int attach_add(struct cni_req *req, int *ret_code)
 		if (!(req->mac[0] && addrgen_mac_from_string(req->mac, mac) == 0) &&
 		    !random_mac(mac))
 			v.peer_mac = NULL;
-		if ((r = nl_veth_create_link(ctx, &v, &hl)) < 0)
+		/* A name taken: CNI_IFNAME in the container (an error, unless it is the peer of
+		 * this attachment's host end), or the host end, left by an ADD that was killed
+		 * half-way (ours, by its name: made anew). Looked at only then: in the common case
+		 * both are free, and asking first costs two round trips. */
+		r = nl_veth_create_link(ctx, &v, &hl);
+		if (r == -EEXIST) {
+			err_clear();
+			if ((r = check_ifname_free(ctx, cctx, req, host)) < 0 ||
+			    (r = nl_link_del_if_exists(ctx, host)) < 0)
+				goto fail;
+			r = nl_veth_create_link(ctx, &v, &hl);
+		}
+		if (r < 0)
 			goto fail;
 		host_ifindex = hl.ifindex;
 		in.peer_ifindex = hl.peer_ifindex;

@@ -60,23 +60,6 @@ int serve_identity(struct serve_req *h)
 	return 0;
 }
 
-/* The state directory the netconf names (the IPAM role's in "ipam"), or the default; NULL
- * when it is not usable (the call itself then says why). */
-static const char *state_dir_of(json_t *conf)
-{
-	json_t *c = conf, *ipam = json_object_get(conf, "ipam"), *v;
-	const char *type = json_string_value(json_object_get(conf, "type"));
-
-	if (!json_is_object(conf))
-		return NULL;
-	if (!(type && strcmp(type, "v6pd") == 0) && json_is_object(ipam))
-		c = ipam;
-	v = json_object_get(c, "stateDir");
-	if (!v)
-		return CONFIG_DEFAULT_STATE_DIR;
-	return json_is_string(v) && json_string_value(v)[0] == '/' ? json_string_value(v) : NULL;
-}
-
 /* Non-blocking: a server whose queue is full (wedged) is as good as none. */
 static int dial(const char *path, int *ret_fd)
 {
@@ -166,13 +149,33 @@ static bool server_trusted(int fd)
 	return linger_peer_allowed(fd, &uid);
 }
 
+void cni_front_seed(void)
+{
+	uint32_t seed = 0;
+
+	/* jansson's hash seed in one getrandom() instead of its own open/read/close of
+	 * /dev/urandom (0: jansson picks one as before) */
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed)
+		json_object_seed(seed);
+}
+
+int cni_front_lost(const char *in, size_t in_len, const char *path)
+{
+	json_t *conf = json_loadb(in, in_len, 0, NULL);
+	const char *v = json_string_value(json_object_get(conf, "cniVersion"));
+	int status;
+
+	(void)lost(v, path, &status);
+	json_decref(conf);
+	return status;
+}
+
 int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,
 	      char path[SERVE_SOCKET_MAX])
 {
 	json_t *conf;
 	const char *dir;
 	char version[32] = "";
-	uint32_t seed = 0;
 	char *req = NULL, *ans = NULL;
 	size_t req_len = 0, ans_len = 0;
 	int fd = -1, r, served = 0;
@@ -180,12 +183,8 @@ int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,
 	*ret_start = false;
 	if (serve_idle_seconds() <= 0)
 		return 0;
-	/* jansson's hash seed in one getrandom() instead of its own open/read/close of
-	 * /dev/urandom (0: jansson picks one as before) */
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed) && seed)
-		json_object_seed(seed);
 	conf = json_loadb(in, in_len, 0, NULL);
-	dir = state_dir_of(conf);
+	dir = serve_state_dir(conf);
 	r = dir ? serve_socket_path(dir, path) : -EINVAL;
 	if (json_is_string(json_object_get(conf, "cniVersion")))
 		(void)snprintf(version, sizeof(version), "%s",

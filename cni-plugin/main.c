@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cni.h"
+#include "quick.h"
 #include "serve.h"
 
 static void usage(void)
@@ -32,13 +33,20 @@ static void usage(void)
 		"every call in its own process.\n");
 }
 
-/* stdin, read whole: handed to the server, or read here from the buffer. */
+/* stdin, read whole: handed to the server, or read here from the buffer. What the quick
+ * path (quick.h) read of it already comes first. */
 static char *slurp(FILE *f, size_t *ret_len)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nb;
+	size_t len = quick.in_len, cap = 4096;
+	char *buf, *nb;
 
-	while (buf) {
+	while (cap <= len)
+		cap *= 2;
+	if (!(buf = malloc(cap)))
+		return NULL;
+	if (len)
+		memcpy(buf, quick.in, len);
+	while (!quick.in_eof) {
 		size_t k = fread(buf + len, 1, cap - len, f);
 
 		len += k;
@@ -56,6 +64,29 @@ static char *slurp(FILE *f, size_t *ret_len)
 	}
 	*ret_len = len;
 	return buf;
+}
+
+/* 1: handed to the server (*ret_status is its answer's); 0: to run here, then (*ret_start)
+ * to start a server at path. */
+static int hand_over(const char *in, size_t len, int *ret_status, bool *ret_start,
+		     char path[SERVE_SOCKET_MAX])
+{
+	cni_front_seed();
+	switch (quick.outcome) {
+	case QUICK_LOST:
+		*ret_status = cni_front_lost(in, len, quick.path);
+		return 1;
+	case QUICK_NOBODY:
+		*ret_start = true;
+		memcpy(path, quick.path, sizeof(quick.path));
+		return 0;
+	case QUICK_DECLINED:
+		*ret_start = false;
+		return 0;
+	case QUICK_UNTRIED:
+		break;
+	}
+	return cni_front(in, len, ret_status, ret_start, path);
 }
 
 int main(int argc, char **argv)
@@ -82,7 +113,7 @@ int main(int argc, char **argv)
 	 * report. */
 	if (!cmd || strcmp(cmd, "VERSION") == 0 || !(in = slurp(stdin, &len)))
 		return cni_run();
-	if (cni_front(in, len, &status, &start, path)) {
+	if (hand_over(in, len, &status, &start, path)) {
 		free(in);
 		return status;
 	}

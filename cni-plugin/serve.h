@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define SERVE_IDLE_ENV "V6PD_SERVE_IDLE"
 #define SERVE_IDLE_DEFAULT 60
 #define SERVE_SOCKET_MAX 108	/* sizeof(sun_path) */
@@ -49,6 +51,9 @@ struct serve_ans {
 	uint32_t out_len, err_len;
 };
 
+/* The state directory the netconf names (the IPAM role's in "ipam"), or the default; NULL
+ * when it is not usable (the call itself then says why). statedir.c. */
+const char *serve_state_dir(json_t *conf);
 /* V6PD_SERVE_IDLE in seconds (this thread's environment); 0: off. */
 int64_t serve_idle_seconds(void);
 /* STATE_DIR/cni-NETNS.sock for this thread's network namespace. 0 or a negative errno. */
@@ -61,6 +66,11 @@ int serve_identity(struct serve_req *h);
  * 0: run it here; then, when *ret_start and the call succeeded, start a server at path. */
 int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,
 	      char path[SERVE_SOCKET_MAX]);
+/* Seeds jansson's hashes with one getrandom() (before any JSON is parsed). */
+void cni_front_seed(void);
+/* The answer of a call the server at path started and never answered (CNI error 11,
+ * printed); the exit status. For quick.c's QUICK_LOST. */
+int cni_front_lost(const char *in, size_t in_len, const char *path);
 /* Starts `v6pd --serve path` detached (its own session, stdio on /dev/null). */
 void cni_front_start(const char *path);
 

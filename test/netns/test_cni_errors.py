@@ -2,6 +2,7 @@
 """Errors of the real v6pd binary: the CNI error JSON with the spec's code and a message
 naming the field and value, and, after every failed ADD, nothing left behind: no new link
 in the host netns or the container's, the store's leases as before."""
+import hashlib
 import ipaddress
 import json
 import os
@@ -193,6 +194,27 @@ class Resources(Base):
         self.assertEqual(held["state"], "reserved")
         self.failed_add(102, '"eth0"', args="K8S_POD_NAME=p1")
         self.assertEqual(lab.lease_for(cid), held)
+
+    def test_a_pair_left_by_an_add_killed_half_way_is_made_anew(self):
+        """An ADD killed after it made the veth leaves both names taken: its host end
+        (v6pd + 11 hex digits of SHA-256(containerID NUL ifname)) and CNI_IFNAME in the
+        container. The runtime's retry of that ADD replaces the pair."""
+        lab = self.lab
+        lab.add(self.conf, lab.netns())  # the bridge exists: the names are found taken late
+        for cid in ("half1", "half2"):
+            with self.subTest(cid):
+                ns = lab.netns()
+                host = "v6pd" + hashlib.sha256(f"{cid}\0eth0".encode()).hexdigest()[:11]
+                lab.host.ipc("link", "add", host, "type", "veth", "peer", "name", "eth0",
+                             "netns", ns.name)
+                old = lab.host.links()[host]["ifindex"]
+                if cid == "half2":  # the host end alone: its peer went with the netns
+                    ns.ipc("link", "del", "eth0")
+                res, _ = lab.add(self.conf, ns, cid=cid)
+                self.assertIn(res["ips"][0]["address"], ns.addrs("eth0"))
+                self.assertNotEqual(lab.host.links()[host]["ifindex"], old)
+                self.assertEqual(lab.cni("DEL", self.conf, ns, cid).rc, 0)
+                self.assertNotIn(host, lab.host.links())
 
     def test_no_free_slice(self):
         lab = self.lab

@@ -49,7 +49,7 @@ class Serve(unittest.TestCase):
     # ---- calling ----
 
     def call(self, cmd, ns=None, cid="c1", conf=None, env=None, plugin=V6PD, enter="nsenter",
-             trace=None, stdin=None):
+             trace=None, stdin=None, syscalls="openat,connect"):
         """One call as a runtime makes it. trace: a file for strace's record of the called
         process."""
         e = self.lab.env(cmd, ns, cid)
@@ -62,7 +62,7 @@ class Serve(unittest.TestCase):
             argv = ["ip", "netns", "exec", self.lab.host.name]
         if trace:
             # the called process alone (no -f): a server it starts outlives it
-            argv += [STRACE, "-qq", "-e", "trace=openat,connect", "-o", trace]
+            argv += [STRACE, "-qq", "-e", "trace=" + syscalls, "-o", trace]
         argv.append(plugin)
         data = stdin if stdin is not None else json.dumps(conf or self.conf)
         p = subprocess.run(argv, input=data, env=e, capture_output=True, text=True,
@@ -174,6 +174,77 @@ class Serve(unittest.TestCase):
         self.assertIn("no stable key given", b.stderr)
         r = self.served("DEL", ns2, "same", env={"CNI_ARGS": ""})
         self.assertEqual((r.rc, r.stdout), (0, ""))
+
+    # ---- the hand-over before libc starts (cni-plugin/quick.h) ----
+
+    def quick(self, cmd, ns=None, cid="c1", **kw):
+        """A served call, and whether it was handed over before libc started: glibc's start
+        sets up TLS with arch_prctl(ARCH_SET_FS) first thing, the quick path never does."""
+        r, t = self.traced(cmd, ns, cid, syscalls="openat,connect,arch_prctl", **kw)
+        self.assertIn(self.socket(), t, f"the call did not reach the server: {r}\n{t}")
+        self.assertNotIn("leases.db", t, f"the call opened the store itself:\n{t}")
+        return r, "ARCH_SET_FS" not in t
+
+    def test_served_calls_are_handed_over_before_libc_starts(self):
+        self.start_server()
+        ns = self.lab.netns()
+        for cmd in ("ADD", "CHECK", "DEL"):
+            with self.subTest(cmd):
+                conf = self.conf
+                if cmd == "CHECK":
+                    conf = dict(self.conf, prevResult=add)
+                r, quick = self.quick(cmd, ns, "q1", conf=conf)
+                if cmd == "ADD":
+                    add = self.lab.ok(r)
+                    self.assertIn(add["ips"][0]["address"], ns.addrs("eth0"))
+                else:
+                    self.assertEqual((r.rc, r.stdout), (0, ""), r)
+                self.assertTrue(quick, f"{cmd} started libc before it was handed over")
+        # an error answer comes back whole: stdout, stderr and the exit status
+        r, quick = self.quick("ADD", ns, "q2", conf=dict(self.conf, mtu=[1500]))
+        self.assertTrue(quick)
+        self.lab.fails(r, 7, "mtu")
+        # the IPAM role: the state directory is the one in "ipam", not the default
+        conf = {"cniVersion": "1.0.0", "name": self.lab.net, "type": "bridge",
+                "ipam": {"type": "v6pd", "prefix": self.lab.prefix, "stateDir": self.lab.state}}
+        r, quick = self.quick("ADD", ns, "q3", conf=conf)
+        self.assertTrue(quick)
+        self.assertEqual(self.lab.ok(r)["ips"][0]["address"].split("/")[0],
+                         self.lab.lease_for("q3")["address"])
+
+    def test_a_netconf_the_quick_path_cannot_read_for_sure_is_still_served(self):
+        """Escapes, duplicate keys, deep nesting: the quick path leaves those to jansson,
+        after libc started; the call is still handed to the server."""
+        self.start_server()
+        text = json.dumps(self.conf)
+        escaped = text.replace(self.lab.state, self.lab.state.replace("/", "\\/"))
+        self.assertNotEqual(escaped, text)
+        self.assertEqual(json.loads(escaped), self.conf)
+        deep = text[:-1] + ', "x-deep": ' + "[" * 40 + "]" * 40 + "}"
+        dup = text[:-1] + ', "cniVersion": "1.0.0"}'
+        for what, stdin in (("an escaped stateDir", escaped), ("nesting 40 deep", deep),
+                            ("a duplicate cniVersion", dup)):
+            with self.subTest(what):
+                ns = self.lab.netns()
+                cid = "x" + str(len(what))
+                r, quick = self.quick("ADD", ns, cid, stdin=stdin)
+                self.assertFalse(quick, "the quick path read it itself")
+                if stdin is dup:
+                    self.lab.fails(r, 6, "duplicate object key")
+                else:
+                    self.assertIn(self.lab.ok(r)["ips"][0]["address"], ns.addrs("eth0"))
+
+    def test_stdin_read_before_libc_reaches_a_call_that_runs_in_its_own_process(self):
+        """No server yet: the quick path read stdin already, and main() must see all of it,
+        also past the 16 MiB the quick path reads at most."""
+        for size in (100 * 1024, 17 * 1024 * 1024):
+            with self.subTest(size=size):
+                cniserve.stop_servers(self.lab.state)
+                ns = self.lab.netns()
+                cid = f"big{size}"
+                stdin = json.dumps(dict(self.conf, **{"x-pad": "p" * size}))
+                r = self.direct("ADD", ns, cid, stdin=stdin)
+                self.assertIn(self.lab.ok(r)["ips"][0]["address"], ns.addrs("eth0"))
 
     def test_each_call_brings_its_own_environment(self):
         self.start_server()
