@@ -169,10 +169,11 @@ static int bridge_claim(struct nl_ctx *ctx, const struct cni_req *req, const str
 		       b->name, req->cfg.name, b->alias + strlen(BRIDGE_ALIAS));
 }
 
-/* The lease taken on a thread of its own while the links are made (attach_add()). The
- * store is the thread's until it hands it, with the lease, to the DNS publication (which
- * then starts at once, beside the links too), or until lease_join(); its log lines go
- * where the call's go. */
+/* The lease taken on another thread while the links are made (attach_add()): the DNS
+ * publication's, when there is one (the publication then follows on that thread, without
+ * waking another), else one of its own. The store is that thread's until it hands it, with
+ * the lease, to the publication, or until lease_join(); its log lines go where the call's
+ * go. */
 struct lease_job {
 	struct cni_req *req;
 	struct cni_lease_txn *t;
@@ -180,12 +181,14 @@ struct lease_job {
 	const struct cni_io *io;
 	char *const *env;
 	pthread_t tid;
-	bool started, threaded;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started, threaded, on_dns, done;
 	int r, code;
 	char msg[1024];
 };
 
-static void *lease_main(void *arg)
+static void lease_run(void *arg)
 {
 	struct lease_job *j = arg;
 
@@ -197,6 +200,15 @@ static void *lease_main(void *arg)
 		(void)snprintf(j->msg, sizeof(j->msg), "%s", err_msg(j->r));
 	else
 		cni_dns_begin(j->req, &j->t->lease, j->dj);
+	(void)pthread_mutex_lock(&j->mu);
+	j->done = true;
+	(void)pthread_cond_signal(&j->cv);
+	(void)pthread_mutex_unlock(&j->mu);
+}
+
+static void *lease_main(void *arg)
+{
+	lease_run(arg);
 	return NULL;
 }
 
@@ -207,12 +219,16 @@ static void lease_start(struct lease_job *j, struct cni_req *req, struct cni_lea
 
 	*j = (struct lease_job){ .req = req, .t = t, .dj = dj, .io = cni_io_current(),
 				 .env = tenv_current(), .started = true };
+	(void)pthread_mutex_init(&j->mu, NULL);
+	(void)pthread_cond_init(&j->cv, NULL);
+	if ((j->on_dns = cni_dns_run(dj, lease_run, j)))
+		return;
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
 	j->threaded = pthread_create(&j->tid, NULL, lease_main, j) == 0;
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!j->threaded)
-		(void)lease_main(j);	/* no thread: here, before the links */
+		lease_run(j);	/* no thread: here, before the links */
 }
 
 /* Waits for the lease (once; 0 when none was started). Its failure becomes this thread's
@@ -224,6 +240,12 @@ static int lease_join(struct lease_job *j, int *ret_code)
 	j->started = false;
 	if (j->threaded)
 		(void)pthread_join(j->tid, NULL);
+	(void)pthread_mutex_lock(&j->mu);
+	while (!j->done)
+		(void)pthread_cond_wait(&j->cv, &j->mu);
+	(void)pthread_mutex_unlock(&j->mu);
+	(void)pthread_cond_destroy(&j->cv);
+	(void)pthread_mutex_destroy(&j->mu);
 	if (j->r >= 0)
 		return 0;
 	*ret_code = j->code;

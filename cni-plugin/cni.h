@@ -181,6 +181,9 @@ struct cni_dns_job {
 };
 
 void cni_dns_prepare(struct cni_req *req, struct cni_dns_job *j);
+/* Runs fn(arg) on the publication's thread before it publishes (dns_job_run()); false:
+ * no such thread. */
+bool cni_dns_run(struct cni_dns_job *j, void (*fn)(void *), void *arg);
 void cni_dns_begin(struct cni_req *req, const struct lease *l, struct cni_dns_job *j);
 void cni_dns_wait(struct cni_dns_job *j);
 int cni_dns_end(struct cni_req *req, struct cni_dns_job *j, const struct lease *l,

@@ -66,6 +66,11 @@ void cni_dns_prepare(struct cni_req *req, struct cni_dns_job *j)
 	}
 }
 
+bool cni_dns_run(struct cni_dns_job *j, void (*fn)(void *), void *arg)
+{
+	return j->job && dns_job_run(j->job, fn, arg);
+}
+
 void cni_dns_begin(struct cni_req *req, const struct lease *l, struct cni_dns_job *j)
 {
 	if (!req->cfg.dns.enabled)

@@ -211,6 +211,12 @@ int dns_restore(struct store *s, const struct dns_config *c, const char *network
 struct dns_job;
 int dns_job_start(const struct dns_config *c, struct dns_job **ret);
 void dns_job_publish(struct dns_job *j, struct store *s, const struct lease *l, int64_t now);
+/* Runs fn(arg) on the job's thread, before it publishes: work that ends in the lease (the
+ * CNI plugin's lease transaction), so the publication follows it on the same thread without
+ * waking another. fn may call dns_job_publish() (then the publication runs once fn
+ * returns). Once per job, before dns_job_publish(); dns_job_wait() lets fn run first. False
+ * when there is no thread to run it on (the caller runs fn itself). */
+bool dns_job_run(struct dns_job *j, void (*fn)(void *), void *arg);
 /* Waits for the job (one never handed a lease just ends), frees it and returns what
  * dns_publish() returned, its message in err_msg() of the calling thread; 0 when nothing
  * was published. */

@@ -22,8 +22,8 @@
 
 enum job_state {
 	JOB_WAITING,		/* for the lease */
+	JOB_RUN,		/* run's turn (dns_job_run()), then the lease's */
 	JOB_GO,			/* s, l and now are set */
-	JOB_CANCEL,		/* no lease is coming */
 };
 
 struct dns_job {
@@ -32,6 +32,7 @@ struct dns_job {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	enum job_state state;
+	bool cancel;		/* dns_job_wait(): no lease is coming but run's */
 	struct store *s;
 	struct dns_config c;
 	struct lease l;
@@ -39,7 +40,12 @@ struct dns_job {
 	int r;
 	char msg[1024];
 	char *const *env;	/* the creator's environment (tenv.h), for the helpers it starts */
+	void (*run)(void *);	/* dns_job_run()'s */
+	void *run_arg;
 };
+
+/* The job whose thread this is: its dns_job_publish() only says the lease is there. */
+static _Thread_local struct dns_job *this_job;
 
 static void job_publish_here(struct dns_job *j)
 {
@@ -52,19 +58,55 @@ static void *job_main(void *arg)
 {
 	struct dns_job *j = arg;
 	enum job_state st;
+	bool warm = j->c.rfc2136;
 
 	(void)pthread_setname_np(pthread_self(), "v6pd-dns");
 	tenv_set(j->env);
-	if (j->c.rfc2136)
-		dns_rfc2136_warm(&j->c);
+	this_job = j;
 	(void)pthread_mutex_lock(&j->mu);
-	while (j->state == JOB_WAITING)
+	for (;;) {
+		if (j->state == JOB_RUN) {
+			/* run first (it may hand the lease over, from this thread) */
+			j->state = JOB_WAITING;
+			(void)pthread_mutex_unlock(&j->mu);
+			j->run(j->run_arg);
+			(void)pthread_mutex_lock(&j->mu);
+			continue;
+		}
+		if (warm) {
+			/* the backend made ready while the lease is on its way */
+			warm = false;
+			(void)pthread_mutex_unlock(&j->mu);
+			dns_rfc2136_warm(&j->c);
+			(void)pthread_mutex_lock(&j->mu);
+			continue;
+		}
+		if (j->state != JOB_WAITING || j->cancel)
+			break;
 		(void)pthread_cond_wait(&j->cv, &j->mu);
+	}
 	st = j->state;
 	(void)pthread_mutex_unlock(&j->mu);
 	if (st == JOB_GO)
 		job_publish_here(j);
 	return NULL;
+}
+
+bool dns_job_run(struct dns_job *j, void (*fn)(void *), void *arg)
+{
+	if (!j || !j->threaded)
+		return false;
+	(void)pthread_mutex_lock(&j->mu);
+	if (j->state != JOB_WAITING || j->run || j->cancel) {
+		(void)pthread_mutex_unlock(&j->mu);
+		return false;
+	}
+	j->run = fn;
+	j->run_arg = arg;
+	j->state = JOB_RUN;
+	(void)pthread_cond_signal(&j->cv);
+	(void)pthread_mutex_unlock(&j->mu);
+	return true;
 }
 
 int dns_job_start(const struct dns_config *c, struct dns_job **ret)
@@ -99,6 +141,13 @@ void dns_job_publish(struct dns_job *j, struct store *s, const struct lease *l, 
 	j->s = s;
 	j->l = *l;
 	j->now = now;
+	if (this_job == j) {
+		/* from dns_job_run()'s function: published once it returns */
+		(void)pthread_mutex_lock(&j->mu);
+		j->state = JOB_GO;
+		(void)pthread_mutex_unlock(&j->mu);
+		return;
+	}
 	if (!j->threaded) {
 		/* no thread could be made: publish here, now */
 		job_publish_here(j);
@@ -119,8 +168,7 @@ int dns_job_wait(struct dns_job *j)
 		return 0;
 	if (j->threaded) {
 		(void)pthread_mutex_lock(&j->mu);
-		if (j->state == JOB_WAITING)
-			j->state = JOB_CANCEL;
+		j->cancel = true;
 		(void)pthread_cond_signal(&j->cv);
 		(void)pthread_mutex_unlock(&j->mu);
 		(void)pthread_join(j->tid, NULL);

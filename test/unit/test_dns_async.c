@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,6 +156,44 @@ static void test_publish_on_a_thread(void **state)
 	assert_non_null(strstr(err_msg(-EIO), "hostsDir /proc/v6pd-no-such-dir"));
 }
 
+/* dns_job_run(): the lease taken on the job's own thread, which then publishes it. */
+struct run_arg {
+	struct fx *f;
+	struct dns_job *j;
+	pthread_t caller, ran_on;
+	bool hosts_had_it;	/* when fn handed the lease over: not published yet */
+};
+
+static void take_lease_and_hand_over(void *arg)
+{
+	struct run_arg *a = arg;
+	struct lease l = acquire(a->f, "web2", 1000);
+
+	a->ran_on = pthread_self();
+	dns_job_publish(a->j, a->f->s, &l, 1000);
+	a->hosts_had_it = hosts_has(a->f, "web2.c.test");
+}
+
+static void test_run_on_the_job_thread_then_publish(void **state)
+{
+	struct fx *f = *state;
+	struct run_arg a = { .f = f, .caller = pthread_self() };
+	struct dns_job *j = NULL;
+
+	assert_int_equal(dns_job_start(&f->c, &j), 0);
+	a.j = j;
+	assert_true(dns_job_run(j, take_lease_and_hand_over, &a));
+	/* once per job */
+	assert_false(dns_job_run(j, take_lease_and_hand_over, &a));
+	assert_int_equal(dns_job_wait(j), 0);
+	assert_false(pthread_equal(a.ran_on, a.caller));
+	assert_false(a.hosts_had_it);
+	assert_true(hosts_has(f, "web2.c.test"));
+	assert_int_equal(published(f, "web2"), 1);
+	/* no job: the caller runs it itself */
+	assert_false(dns_job_run(NULL, take_lease_and_hand_over, &a));
+}
+
 static void test_restore_takes_back(void **state)
 {
 	struct fx *f = *state;
@@ -260,6 +299,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_publish_on_a_thread, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_run_on_the_job_thread_then_publish, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_takes_back, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rfc2136_resends_within_the_timeout, fx_setup,
 						fx_teardown),
