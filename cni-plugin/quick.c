@@ -34,6 +34,29 @@ struct quick_state quick;
 #define SEND_WAIT_MS 5000
 #define ANSWER_WAIT_MS (3600 * 1000)
 #define ANSWER_MAX (SERVE_IN_MAX + 64 * 1024)
+#define REQUEST_MAX (sizeof(struct serve_req) + SERVE_ENV_MAX + SERVE_IN_MAX)
+/* One mapping for stdin, the request and the answer, one after the other: pages are made
+ * as they are touched, so a call of a few KiB touches one or two. */
+#define ARENA_MAX (SERVE_IN_MAX + 1 + 16 + REQUEST_MAX + 16 + ANSWER_MAX)
+
+/* Every constant this file reads, in one object that the linker places first in .rodata
+ * (cni-plugin/hot.syms): string literals would sit wherever the binary's other strings are,
+ * a page fault each. */
+#define K v6pd_quick_k
+__attribute__((visibility("hidden"))) extern const struct quick_k {
+	char cni_command[sizeof("CNI_COMMAND")], version[sizeof("VERSION")];
+	char idle[sizeof(SERVE_IDLE_ENV)], state_dir[sizeof("stateDir")], type[sizeof("type")];
+	char cni_version[sizeof("cniVersion")], ipam[sizeof("ipam")], v6pd[sizeof("v6pd")];
+	char true_[sizeof("true")], false_[sizeof("false")], null_[sizeof("null")];
+	char netns[sizeof("/proc/thread-self/ns/net")], mntns[sizeof("/proc/self/ns/mnt")];
+	char exe[sizeof("/proc/self/exe")], default_dir[sizeof(CONFIG_DEFAULT_STATE_DIR)];
+	char cni_[sizeof("cni-")], sock[sizeof(".sock")], magic[sizeof(SERVE_MAGIC)];
+} K;
+const struct quick_k K = {
+	"CNI_COMMAND", "VERSION", SERVE_IDLE_ENV, "stateDir", "type", "cniVersion", "ipam",
+	"v6pd", "true", "false", "null", "/proc/thread-self/ns/net", "/proc/self/ns/mnt",
+	"/proc/self/exe", CONFIG_DEFAULT_STATE_DIR, "cni-", ".sock", SERVE_MAGIC,
+};
 
 /* The ELF entry point (-e v6pd_quick_entry): the stack as the kernel (or ld.so) left it goes
  * to v6pd_quick(); when it returns, glibc's _start gets the same stack and %rdx (ld.so's
@@ -258,11 +281,11 @@ static bool value(struct scan *s, int depth)
 		s->p++;
 		return compound(s, ']', depth);
 	case 't':
-		return literal(s, "true");
+		return literal(s, K.true_);
 	case 'f':
-		return literal(s, "false");
+		return literal(s, K.false_);
 	case 'n':
-		return literal(s, "null");
+		return literal(s, K.null_);
 	}
 	b = s->p;
 	while (s->p < s->end && ((*s->p >= '0' && *s->p <= '9') || *s->p == '-' || *s->p == '+' ||
@@ -309,13 +332,13 @@ static bool members(struct scan *s, struct conf *c, bool top)
 		ws(s);
 		if (s->p >= s->end || *s->p++ != ':')
 			return false;
-		if (qeq(k.s, k.n, "stateDir")) {
+		if (qeq(k.s, k.n, K.state_dir)) {
 			ok = keep(s, top ? &c->state_dir : &c->ipam_state_dir);
-		} else if (top && qeq(k.s, k.n, "type")) {
+		} else if (top && qeq(k.s, k.n, K.type)) {
 			ok = keep(s, &c->type);
-		} else if (top && qeq(k.s, k.n, "cniVersion")) {
+		} else if (top && qeq(k.s, k.n, K.cni_version)) {
 			ok = keep(s, &c->version);
-		} else if (top && qeq(k.s, k.n, "ipam")) {
+		} else if (top && qeq(k.s, k.n, K.ipam)) {
 			ws(s);
 			ok = !c->ipam && s->p < s->end && *s->p == '{';
 			if (ok) {
@@ -353,11 +376,11 @@ static bool state_dir(const char *in, size_t len, struct span *ret)
 	ws(&s);
 	if (s.p != s.end)
 		return false;
-	if (!(c.type.set && qeq(c.type.s, c.type.n, "v6pd")) && c.ipam)
+	if (!(c.type.set && qeq(c.type.s, c.type.n, K.v6pd)) && c.ipam)
 		c.state_dir = c.ipam_state_dir;
 	if (!c.state_dir.set) {
-		c.state_dir.s = CONFIG_DEFAULT_STATE_DIR;
-		c.state_dir.n = qlen(CONFIG_DEFAULT_STATE_DIR);
+		c.state_dir.s = K.default_dir;
+		c.state_dir.n = qlen(K.default_dir);
 	}
 	*ret = c.state_dir;
 	return ret->n > 0 && ret->s[0] == '/';
@@ -384,14 +407,14 @@ static bool socket_path(const struct span *dir, char *buf)
 	struct stat st;
 	size_t n = dir->n, k;
 
-	if (sys(SYS_newfstatat, AT_FDCWD, (long)"/proc/thread-self/ns/net", (long)&st, 0, 0) < 0)
+	if (sys(SYS_newfstatat, AT_FDCWD, (long)K.netns, (long)&st, 0, 0) < 0)
 		return false;
 	e = tail;
 	if (dir->s[n - 1] != '/')
 		*e++ = '/';
-	qcopy(e, "cni-", 4);
+	qcopy(e, K.cni_, 4);
 	e = utoa(e + 4, st.st_ino);
-	qcopy(e, ".sock", 6);
+	qcopy(e, K.sock, 6);
 	k = qlen(tail);
 	if (n + k >= SERVE_SOCKET_MAX)
 		return false;
@@ -404,8 +427,8 @@ static bool identity(struct serve_req *h)
 {
 	struct stat mnt, exe;
 
-	if (sys(SYS_newfstatat, AT_FDCWD, (long)"/proc/self/ns/mnt", (long)&mnt, 0, 0) < 0 ||
-	    sys(SYS_newfstatat, AT_FDCWD, (long)"/proc/self/exe", (long)&exe, 0, 0) < 0)
+	if (sys(SYS_newfstatat, AT_FDCWD, (long)K.mntns, (long)&mnt, 0, 0) < 0 ||
+	    sys(SYS_newfstatat, AT_FDCWD, (long)K.exe, (long)&exe, 0, 0) < 0)
 		return false;
 	h->mnt_ns = mnt.st_ino;
 	h->exe_dev = exe.st_dev;
@@ -414,22 +437,20 @@ static bool identity(struct serve_req *h)
 	return true;
 }
 
-/* The request, as front.c's request() makes it; NULL: too big, or no memory. */
-static char *request(char **envp, const char *in, size_t in_len, size_t *ret_len)
+/* The request, as front.c's request() makes it, in buf (REQUEST_MAX bytes); false: too
+ * big. */
+static bool request(char **envp, const char *in, size_t in_len, char *buf, size_t *ret_len)
 {
 	struct serve_req h;
 	size_t env_len = 0, off;
-	char *buf;
 
 	for (char **e = envp; *e; e++)
 		env_len += qlen(*e) + 1;
 	if (env_len > SERVE_ENV_MAX || in_len > SERVE_IN_MAX || !identity(&h))
-		return NULL;
-	qcopy(h.magic, SERVE_MAGIC, sizeof(h.magic));
+		return false;
+	qcopy(h.magic, K.magic, sizeof(h.magic));
 	h.env_len = (uint32_t)env_len;
 	h.in_len = (uint32_t)in_len;
-	if (!(buf = qmap(sizeof(h) + env_len + in_len)))
-		return NULL;
 	qcopy(buf, (const char *)&h, sizeof(h));
 	off = sizeof(h);
 	for (char **e = envp; *e; e++) {
@@ -440,7 +461,7 @@ static char *request(char **envp, const char *in, size_t in_len, size_t *ret_len
 	}
 	qcopy(buf + off, in, in_len);
 	*ret_len = off + in_len;
-	return buf;
+	return true;
 }
 
 /* 0 when ready, -ETIMEDOUT, or another -errno */
@@ -531,7 +552,7 @@ static void answer(const char *buf, size_t len)
 		return;
 	qcopy((char *)&a, buf, sizeof(a));
 	for (size_t i = 0; i < sizeof(a.magic); i++)
-		if (a.magic[i] != SERVE_MAGIC[i])
+		if (a.magic[i] != K.magic[i])
 			return;
 	if (a.status < 0 || a.out_len > len - sizeof(a) || a.err_len != len - sizeof(a) - a.out_len)
 		return;
@@ -541,29 +562,29 @@ static void answer(const char *buf, size_t len)
 		(void)sys(SYS_exit_group, a.status, 0, 0, 0, 0);
 }
 
-/* stdin, whole (at most SERVE_IN_MAX bytes: a bigger one is read on by main()). */
-static bool read_stdin(void)
+/* stdin, whole, into st->in (at most SERVE_IN_MAX bytes: a bigger one is read on by
+ * main()). */
+static bool read_stdin(struct quick_state *st)
 {
-	char *buf = qmap(SERVE_IN_MAX + 1);
-	size_t len = 0;
-
-	if (!buf)
-		return false;
-	quick.in = buf;
 	for (;;) {
-		long k = sysr(SYS_read, 0, (long)(buf + len), (long)(SERVE_IN_MAX + 1 - len), 0, 0);
+		long k = sysr(SYS_read, 0, (long)(st->in + st->in_len),
+			      (long)(SERVE_IN_MAX + 1 - st->in_len), 0, 0);
 
 		if (k < 0)
 			return false;
 		if (k == 0) {
-			quick.in_eof = true;
+			st->in_eof = true;
 			return true;
 		}
-		len += (size_t)k;
-		quick.in_len = len;
-		if (len > SERVE_IN_MAX)
+		st->in_len += (size_t)k;
+		if (st->in_len > SERVE_IN_MAX)
 			return false;
 	}
+}
+
+static size_t align16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
 }
 
 static bool peer_trusted(int fd)
@@ -577,45 +598,65 @@ static bool peer_trusted(int fd)
 	return cr.uid == 0 || cr.uid == (uid_t)sys(SYS_geteuid, 0, 0, 0, 0, 0);
 }
 
+/* What main() must know, left there when the call is not served here (quick.h). Until
+ * then it is kept on the stack: a write to .bss is a page fault of its own. */
+static void leave(const struct quick_state *st)
+{
+	qcopy((char *)&quick, (const char *)st, sizeof(*st));
+}
+
 void v6pd_quick(long *sp)
 {
 	long argc = sp[0], fd, r;
 	char **envp = (char **)(sp + 1 + argc + 1);
-	const char *cmd = qenv(envp, "CNI_COMMAND");
+	const char *cmd = qenv(envp, K.cni_command);
+	struct quick_state st;
 	struct sockaddr_un sa;
 	struct span dir;
 	char *req, *ans;
 	size_t req_len, ans_len;
 
-	if (argc != 1 || !cmd || qeq(cmd, qlen(cmd), "VERSION") || qenv(envp, SERVE_IDLE_ENV))
+	if (argc != 1 || !cmd || qeq(cmd, qlen(cmd), K.version) || qenv(envp, K.idle))
 		return;
-	if (!read_stdin() || !state_dir(quick.in, quick.in_len, &dir) ||
-	    !socket_path(&dir, quick.path) ||
-	    !(req = request(envp, quick.in, quick.in_len, &req_len)))
+	st.outcome = QUICK_UNTRIED;
+	st.in_len = 0;
+	st.in_eof = false;
+	if (!(st.in = qmap(ARENA_MAX)))
 		return;
+	req = NULL;
+	if (read_stdin(&st) && state_dir(st.in, st.in_len, &dir) && socket_path(&dir, st.path))
+		req = st.in + align16(st.in_len);
+	if (!req || !request(envp, st.in, st.in_len, req, &req_len)) {
+		leave(&st);
+		return;
+	}
+	ans = req + align16(req_len);
 	fd = sys(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, 0, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		leave(&st);
 		return;
+	}
 	sa.sun_family = AF_UNIX;
-	qcopy(sa.sun_path, quick.path, qlen(quick.path) + 1);
+	qcopy(sa.sun_path, st.path, qlen(st.path) + 1);
 	r = sysr(SYS_connect, fd, (long)&sa, sizeof(sa), 0, 0);
 	if (r == -2 /* ENOENT */ || r == -111 /* ECONNREFUSED */)
-		quick.outcome = QUICK_NOBODY;
+		st.outcome = QUICK_NOBODY;
 	if (r < 0 || !peer_trusted(fd) || send_all(fd, req, req_len) < 0 ||
-	    sys(SYS_shutdown, fd, SHUT_WR, 0, 0, 0) < 0 || !(ans = qmap(ANSWER_MAX)))
+	    sys(SYS_shutdown, fd, SHUT_WR, 0, 0, 0) < 0)
 		goto out;
 	r = recv_all(fd, ans, ANSWER_MAX, &ans_len);
 	if (ans_len >= 1 && ans[0] == SERVE_STARTED[0]) {
 		answer(ans + 1, ans_len - 1);
-		quick.outcome = QUICK_LOST;
+		st.outcome = QUICK_LOST;
 	} else if (r == 0) {
 		answer(ans, ans_len);
-		quick.outcome = QUICK_DECLINED;
+		st.outcome = QUICK_DECLINED;
 	} else if (r == -110) {
-		quick.outcome = QUICK_LOST;	/* an hour: it is running there */
+		st.outcome = QUICK_LOST;	/* an hour: it is running there */
 	}
 out:
 	(void)sys(SYS_close, fd, 0, 0, 0, 0);
+	leave(&st);
 }
 
 #endif
