@@ -70,16 +70,13 @@ int cni_lease_acquire(struct cni_req *req, struct cni_lease_txn *t, int *ret_cod
 		.mac = req->mac[0] ? req->mac : NULL,
 		.want = req->has_want ? &req->want : NULL,
 		.attach = &at,
+		.prev = &t->prev,
+		.had_prev = &t->had_prev,
 	};
 	int r;
 
 	attach_record(req, &at);
 	memset(t, 0, sizeof(*t));
-	r = store_lease_get(req->store, req->cfg.name, req->key, &t->prev);
-	if (r == 0)
-		t->had_prev = true;
-	else if (r != -ENOENT)
-		goto fail;
 	if (strcmp(req->key_source, "container ID") == 0)
 		cni_log("network \"%s\": no stable key given (no K8S_POD_NAME, no args key); the "
 			"container ID keys the lease, so a re-created container gets a new address",

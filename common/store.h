@@ -110,6 +110,9 @@ struct lease_request {
 	bool reserve_only;		/* v6pdctl lease reserve: pinned, not active */
 	const struct store_attach *attach; /* how the workload is attached (renumbering reads
 					    * it back); NULL: the record stays as it is */
+	struct lease *prev;		/* when set: the key's lease as it was, read in the same
+					 * transaction, and *had_prev whether there was one */
+	bool *had_prev;
 };
 
 /* Opens (creating state_dir mode 0700 and the database mode 0600 when missing) and

@@ -356,6 +356,13 @@ int store_lease_acquire(struct store *s, const struct store_network *cfg,
 		goto out;
 	}
 	r = lease_query_one(s, SQ_LEASE_GET, n.name, req->key, NULL, &l);
+	if (req->prev) {
+		*req->had_prev = r == 0;
+		if (r == 0) {
+			*req->prev = l;
+			r = lease_fill_address(s, req->prev, &n);
+		}
+	}
 	if (r == 0)
 		r = acquire_existing(s, &n, req, now, &l);
 	else if (r == -ENOENT)

@@ -19,6 +19,7 @@ static void test_lease_same_key(void **state)
 	struct store_network w = netcfg("web");
 	struct prefix host = pfx(HOST56);
 	struct lease l1, l2, l3;
+	bool had = false;
 	struct lease_request rq = {
 		.key = "default/nginx", .container_id = "c1", .ifname = "eth0",
 		.netns = "/run/netns/c1", .hostname = "nginx", .mac = "02:00:00:00:00:01",
@@ -46,10 +47,24 @@ static void test_lease_same_key(void **state)
 	(void)snprintf(secret, sizeof(secret), "%s/%s", f->dir, ADDRGEN_SECRET_FILE);
 	assert_int_equal(mode_of(secret), 0600);
 
-	/* the same key, another container: the same address, now attached to it */
+	/* the same key, another container: the same address, now attached to it; the lease
+	 * as it was comes back when asked for (the CNI plugin puts it back after a failed
+	 * ADD) */
 	rq.container_id = "c2";
 	rq.ifname = "net1";
+	rq.prev = &l3;
+	rq.had_prev = &had;
 	assert_ok(store_lease_acquire(f->s, &w, &rq, T0 + 10, &l2));
+	assert_true(had);
+	assert_string_equal(l3.container_id, "c1");
+	assert_int_equal(l3.updated, T0);
+	assert_memory_equal(&l3.addr, &l1.addr, sizeof(l1.addr));
+	rq.key = "default/fresh";
+	assert_ok(store_lease_acquire(f->s, &w, &rq, T0 + 10, &l3));
+	assert_false(had);
+	assert_ok(store_lease_forget(f->s, "web", "default/fresh"));
+	rq.key = "default/nginx";
+	rq.prev = NULL;
 	assert_memory_equal(&l2.addr, &l1.addr, sizeof(l1.addr));
 	assert_int_equal(l2.iid, l1.iid);
 	assert_string_equal(l2.container_id, "c2");
