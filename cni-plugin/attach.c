@@ -183,7 +183,7 @@ struct lease_job {
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool started, threaded, on_dns, done;
+	bool started, threaded, done;
 	int r, code;
 	char msg[1024];
 };
@@ -221,7 +221,7 @@ static void lease_start(struct lease_job *j, struct cni_req *req, struct cni_lea
 				 .env = tenv_current(), .started = true };
 	(void)pthread_mutex_init(&j->mu, NULL);
 	(void)pthread_cond_init(&j->cv, NULL);
-	if ((j->on_dns = cni_dns_run(dj, lease_run, j)))
+	if (cni_dns_run(dj, lease_run, j))
 		return;
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -113,8 +113,7 @@ static int answer(const char *buf, size_t len, int *ret_status)
 	if (len < sizeof(a))
 		return 0;
 	memcpy(&a, buf, sizeof(a));
-	if (memcmp(a.magic, SERVE_MAGIC, sizeof(a.magic)) != 0 || a.status < 0 ||
-	    a.out_len > len - sizeof(a) || a.err_len != len - sizeof(a) - a.out_len)
+	if (memcmp(a.magic, SERVE_MAGIC, sizeof(a.magic)) != 0 || !serve_ans_whole(&a, len))
 		return 0;
 	(void)fwrite(buf + sizeof(a), 1, a.out_len, stdout);
 	(void)fwrite(buf + sizeof(a) + a.out_len, 1, a.err_len, stderr);
@@ -159,14 +158,23 @@ void cni_front_seed(void)
 		json_object_seed(seed);
 }
 
+/* The netconf's cniVersion, for the error a lost call answers with ("" when it has none) */
+static void conf_version(const json_t *conf, char out[32])
+{
+	const char *v = json_string_value(json_object_get(conf, "cniVersion"));
+
+	(void)snprintf(out, 32, "%s", v ? v : "");
+}
+
 int cni_front_lost(const char *in, size_t in_len, const char *path)
 {
 	json_t *conf = json_loadb(in, in_len, 0, NULL);
-	const char *v = json_string_value(json_object_get(conf, "cniVersion"));
+	char version[32];
 	int status;
 
-	(void)lost(v, path, &status);
+	conf_version(conf, version);
 	json_decref(conf);
+	(void)lost(version[0] ? version : NULL, path, &status);
 	return status;
 }
 
@@ -175,7 +183,7 @@ int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,
 {
 	json_t *conf;
 	const char *dir;
-	char version[32] = "";
+	char version[32];
 	char *req = NULL, *ans = NULL;
 	size_t req_len = 0, ans_len = 0;
 	int fd = -1, r, served = 0;
@@ -186,9 +194,7 @@ int cni_front(const char *in, size_t in_len, int *ret_status, bool *ret_start,
 	conf = json_loadb(in, in_len, 0, NULL);
 	dir = serve_state_dir(conf);
 	r = dir ? serve_socket_path(dir, path) : -EINVAL;
-	if (json_is_string(json_object_get(conf, "cniVersion")))
-		(void)snprintf(version, sizeof(version), "%s",
-			       json_string_value(json_object_get(conf, "cniVersion")));
+	conf_version(conf, version);
 	json_decref(conf);
 	/* the request is ready before the connection: the server's worker wakes at the
 	 * connect and finds it all there */

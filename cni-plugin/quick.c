@@ -464,25 +464,21 @@ static bool request(char **envp, const char *in, size_t in_len, char *buf, size_
 	return true;
 }
 
-/* 0 when ready, -ETIMEDOUT, or another -errno */
-static long wait_for(int fd, short events, int64_t deadline)
+/* After EAGAIN: waits until fd is ready, at most wait_ms from the first wait on (one clock
+ * reading per wait); 0 when ready, -ETIMEDOUT, or another -errno. */
+static long await(int fd, short events, int64_t *deadline, int64_t wait_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	int64_t left = deadline - now_ms();
+	int64_t now = now_ms(), left;
 	long k;
 
+	if (!*deadline)
+		*deadline = now + wait_ms;
+	left = *deadline - now;
 	if (left <= 0)
 		return -110;	/* ETIMEDOUT */
 	k = sysr(SYS_poll, (long)&p, 1, left > 0x7fffffff ? 0x7fffffff : (long)left, 0, 0);
 	return k < 0 ? k : k == 0 ? -110 : 0;
-}
-
-/* After EAGAIN: waits until fd is ready, at most wait_ms from the first wait on. */
-static long await(int fd, short events, int64_t *deadline, int64_t wait_ms)
-{
-	if (!*deadline)
-		*deadline = now_ms() + wait_ms;
-	return wait_for(fd, events, *deadline);
 }
 
 static long send_all(int fd, const char *p, size_t n)
@@ -554,7 +550,7 @@ static void answer(const char *buf, size_t len)
 	for (size_t i = 0; i < sizeof(a.magic); i++)
 		if (a.magic[i] != K.magic[i])
 			return;
-	if (a.status < 0 || a.out_len > len - sizeof(a) || a.err_len != len - sizeof(a) - a.out_len)
+	if (!serve_ans_whole(&a, len))
 		return;
 	write_all(1, buf + sizeof(a), a.out_len);
 	write_all(2, buf + sizeof(a) + a.out_len, a.err_len);

@@ -50,6 +50,13 @@ struct serve_ans {
 	int32_t status;		/* the exit status, or SERVE_DECLINED */
 	uint32_t out_len, err_len;
 };
+/* Whether an answer of len bytes (at least its header a) holds a status and exactly its
+ * two outputs. Freestanding, for quick.c too; the magic is the caller's to compare. */
+static inline bool serve_ans_whole(const struct serve_ans *a, size_t len)
+{
+	return a->status >= 0 && a->out_len <= len - sizeof(*a) &&
+	       a->err_len == len - sizeof(*a) - a->out_len;
+}
 
 /* The state directory the netconf names (the IPAM role's in "ipam"), or the default; NULL
  * when it is not usable (the call itself then says why). statedir.c. */

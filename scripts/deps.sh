@@ -8,7 +8,8 @@ set -eu
 # lld: links v6pd with its hot functions together (cni-plugin/hot.syms).
 # libldns-dev: RFC 2136 + TSIG (linked); libcurl4-openssl-dev: the headers of the libcurl that
 # the PowerDNS backend loads at run time. The DNS tests run pdns-server (+ sqlite3 backend),
-# knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate. The
+# knot, bind9 and dnsmasq on loopback and ask them with dnsutils' dig and nsupdate (bench/dns
+# reads their round trips off loopback with tcpdump). The
 # renumbering tests delegate prefixes with kea-dhcp6-server to dhcpcd-base and
 # isc-dhcp-client. libvirt-dev: v6pdctl's libvirt verbs use the libvirt API (only v6pdctl
 # links it).
@@ -24,7 +25,7 @@ containernetworking-plugins podman runc containerd busybox-static tar golang-go
 golang-github-appc-cni-dev dnsmasq-base dhcpcd-base
 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 iptables
 linux-image-cloud-amd64 cpio
-pdns-server pdns-backend-sqlite3 knot bind9 dnsutils
+pdns-server pdns-backend-sqlite3 knot bind9 dnsutils tcpdump
 kea-dhcp6-server isc-dhcp-client"
 fi
 missing=""
