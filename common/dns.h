@@ -217,9 +217,10 @@ void dns_job_publish(struct dns_job *j, struct store *s, const struct lease *l, 
  * returns). Once per job, before dns_job_publish(); dns_job_wait() lets fn run first. False
  * when there is no thread to run it on (the caller runs fn itself). */
 bool dns_job_run(struct dns_job *j, void (*fn)(void *), void *arg);
-/* Waits for the job (one never handed a lease just ends), frees it and returns what
- * dns_publish() returned, its message in err_msg() of the calling thread; 0 when nothing
- * was published. */
+/* Waits for the job's outcome (one never handed a lease just ends), lets go of the job and
+ * returns what dns_publish() returned, its message in err_msg() of the calling thread; 0
+ * when nothing was published. s is the caller's again. The thread may still be closing
+ * files the publication replaced (dns_close_later()); it frees the job if it is last. */
 int dns_job_wait(struct dns_job *j);
 
 /* A renumbering moved l (same network and key) to a new address: publishes the new one and

@@ -7,13 +7,20 @@
  * dns_job_publish() to dns_job_wait()), copies of the config and the lease, err.c's message
  * buffer (one per thread: _Thread_local), OpenSSL (thread-safe since 1.1.0; ldns signs with
  * it), sockets, files and children of its own. It blocks every signal, so a runtime's
- * SIGTERM still goes to the main thread, and it never enters another network namespace. */
+ * SIGTERM still goes to the main thread, and it never enters another network namespace.
+ *
+ * dns_job_wait() returns once the publication has its outcome. The thread then closes the
+ * files handed to dns_close_later() (a hosts file replaced by the rename: its last close
+ * frees its blocks, 0.1 ms for a few lines, 0.2 ms at 5,000 records) and ends: it is
+ * detached, and the job is freed by whichever of the two lets go of it last. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dns.h"
 #include "dns_int.h"
@@ -27,12 +34,13 @@ enum job_state {
 };
 
 struct dns_job {
-	pthread_t tid;
 	bool threaded;
+	atomic_int refs;	/* the caller's, and the thread's while it runs */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	enum job_state state;
 	bool cancel;		/* dns_job_wait(): no lease is coming but run's */
+	bool done;		/* the thread has its outcome (r, msg) */
 	struct store *s;
 	struct dns_config c;
 	struct lease l;
@@ -46,6 +54,28 @@ struct dns_job {
 
 /* The job whose thread this is: its dns_job_publish() only says the lease is there. */
 static _Thread_local struct dns_job *this_job;
+
+/* dns_close_later()'s files, closed once the waiter has the outcome */
+#define LATER_MAX 8
+static _Thread_local int later[LATER_MAX];
+static _Thread_local size_t n_later;
+
+void dns_close_later(int fd)
+{
+	if (this_job && n_later < LATER_MAX)
+		later[n_later++] = fd;
+	else
+		(void)close(fd);
+}
+
+static void job_release(struct dns_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	(void)pthread_cond_destroy(&j->cv);
+	(void)pthread_mutex_destroy(&j->mu);
+	free(j);
+}
 
 static void job_publish_here(struct dns_job *j)
 {
@@ -89,6 +119,14 @@ static void *job_main(void *arg)
 	(void)pthread_mutex_unlock(&j->mu);
 	if (st == JOB_GO)
 		job_publish_here(j);
+	(void)pthread_mutex_lock(&j->mu);
+	j->done = true;
+	(void)pthread_cond_broadcast(&j->cv);
+	(void)pthread_mutex_unlock(&j->mu);
+	while (n_later > 0)
+		(void)close(later[--n_later]);
+	this_job = NULL;
+	job_release(j);
 	return NULL;
 }
 
@@ -112,7 +150,9 @@ bool dns_job_run(struct dns_job *j, void (*fn)(void *), void *arg)
 int dns_job_start(const struct dns_config *c, struct dns_job **ret)
 {
 	sigset_t all, old;
+	pthread_attr_t attr;
 	struct dns_job *j;
+	pthread_t tid;
 
 	*ret = NULL;
 	if (!c->enabled)
@@ -122,13 +162,21 @@ int dns_job_start(const struct dns_config *c, struct dns_job **ret)
 		return err_set(-ENOMEM, "out of memory");
 	j->c = *c;
 	j->state = JOB_WAITING;
+	atomic_init(&j->refs, 2);
 	(void)pthread_mutex_init(&j->mu, NULL);
 	(void)pthread_cond_init(&j->cv, NULL);
 	/* the new thread starts with the mask it is created under */
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
 	j->env = tenv_current();
-	j->threaded = pthread_create(&j->tid, NULL, job_main, j) == 0;
+	j->threaded = pthread_attr_init(&attr) == 0;
+	if (j->threaded) {
+		j->threaded = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+			      pthread_create(&tid, &attr, job_main, j) == 0;
+		(void)pthread_attr_destroy(&attr);
+	}
+	if (!j->threaded)
+		atomic_init(&j->refs, 1);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	*ret = j;
 	return 0;
@@ -170,13 +218,12 @@ int dns_job_wait(struct dns_job *j)
 		(void)pthread_mutex_lock(&j->mu);
 		j->cancel = true;
 		(void)pthread_cond_signal(&j->cv);
+		while (!j->done)
+			(void)pthread_cond_wait(&j->cv, &j->mu);
 		(void)pthread_mutex_unlock(&j->mu);
-		(void)pthread_join(j->tid, NULL);
 	}
 	if (j->state == JOB_GO && j->r < 0)
 		r = err_set(j->r, "%s", j->msg);
-	(void)pthread_cond_destroy(&j->cv);
-	(void)pthread_mutex_destroy(&j->mu);
-	free(j);
+	job_release(j);
 	return r;
 }

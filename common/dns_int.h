@@ -36,6 +36,10 @@ int dns_hosts_write(struct store *s, const char *network, const char *dir);
 int dns_pdns_apply(struct store *s, const struct dns_config *c, struct dns_op *ops, size_t n);
 /* One signed UPDATE per zone (removals first), in parallel. */
 int dns_rfc2136_apply(const struct dns_config *c, struct dns_op *ops, size_t n);
+/* Closes fd: at once, or on a dns_job's thread (dns_async.c) once its waiter has the
+ * outcome, when a close costs time the ADD need not wait for (the last close of a replaced
+ * file frees its blocks). */
+void dns_close_later(int fd);
 /* Reads c's key and signs an empty UPDATE with it, for nothing but to have ldns's and
  * OpenSSL's first use behind (dns_async.c runs it before the lease is known). Silent. */
 void dns_rfc2136_warm(const struct dns_config *c);

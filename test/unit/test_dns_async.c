@@ -156,6 +156,54 @@ static void test_publish_on_a_thread(void **state)
 	assert_non_null(strstr(err_msg(-EIO), "hostsDir /proc/v6pd-no-such-dir"));
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How many of this process's files are f's hosts file after a rename replaced it. */
+static int replaced_open(const struct fx *f)
+{
+	char link[64], target[256];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t k;
+
+		(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		k = readlink(link, target, sizeof(target) - 1);
+		if (k <= 0)
+			continue;
+		target[k] = '\0';
+		n += strncmp(target, f->file, strlen(f->file)) == 0 && strstr(target, "(deleted)");
+	}
+	return n;
+}
+
+/* The file a publication on a thread replaced is closed by the thread after the wait
+ * (its last close frees its blocks): closed it is, soon. */
+static void test_replaced_file_closed_after_the_wait(void **state)
+{
+	struct fx *f = *state;
+	struct lease l1 = acquire(f, "web1", 1000), l2 = acquire(f, "web2", 1000);
+	int64_t until;
+
+	assert_int_equal(dns_publish(f->s, &f->c, &l1, 1000), 0);
+	assert_int_equal(replaced_open(f), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(publish_on_thread(f, &f->c, i % 2 ? &l1 : &l2, 1001 + i), 0);
+		f->c.on_release = DNS_RELEASE_REMOVE;
+		assert_int_equal(dns_withdraw(f->s, &f->c, i % 2 ? &l2 : &l1, 1001 + i), 0);
+	}
+	for (until = now_ms() + 5000; replaced_open(f) > 0 && now_ms() < until;)
+		(void)usleep(1000);
+	assert_int_equal(replaced_open(f), 0);
+	assert_true(hosts_has(f, "web1.c.test") || hosts_has(f, "web2.c.test"));
+}
+
 /* dns_job_run(): the lease taken on the job's own thread, which then publishes it. */
 struct run_arg {
 	struct fx *f;
@@ -216,14 +264,6 @@ static void test_restore_takes_back(void **state)
 	f->c.on_release = DNS_RELEASE_REMOVE;
 	assert_int_equal(dns_restore(f->s, &f->c, "web", "web1", &prev, 1004), 0);
 	assert_false(hosts_has(f, "web1.c.test"));
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* An UPDATE to a server that never answers: sent three times (at 0, T/4, T/2), then given
@@ -302,6 +342,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_on_the_job_thread_then_publish, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_takes_back, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_replaced_file_closed_after_the_wait, fx_setup,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rfc2136_resends_within_the_timeout, fx_setup,
 						fx_teardown),
 		cmocka_unit_test(test_tsig_algorithms),

@@ -116,6 +116,19 @@ static void test_edits_equal_rewrites(void **state)
 		run(f, op_of(f, k, n, a, rand_r(&seed) % 3 != 0));
 		assert_as_rewritten(f);
 	}
+	/* a file of a few hundred lines, where finding a line takes several halvings; the
+	 * six names above stay among them */
+	for (int i = 0; i < 1200; i++) {
+		const char *a = addrs[rand_r(&seed) % 4];
+		char n[64];
+
+		(void)snprintf(n, sizeof(n), "w%u.c.test.", rand_r(&seed) % 150);
+		run(f, op_of(f, keys[rand_r(&seed) % 2], n, a, rand_r(&seed) % 4 != 0));
+		if (i % 10 == 0)
+			run(f, op_of(f, "k1", names[rand_r(&seed) % 6], a, rand_r(&seed) % 2));
+		assert_as_rewritten(f);
+	}
+	assert_true(strlen(slurp(f->path)) > 8000);
 	assert_non_null(strstr(slurp(f->path), "# v6pd network web: written by v6pd"));
 }
 
