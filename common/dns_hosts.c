@@ -293,7 +293,8 @@ static size_t line_len(const struct text *t, size_t at, size_t *ret_next)
 /* Where the line for (dotted, addr) is in t, past its first line, or would go: *ret_at;
  * true when it is there. The lines are in order, so the first one not before the key is
  * found by halving the bytes between two line starts (5,000 records: 13 lines looked at,
- * not 2,500). */
+ * not 2,500). A line not of ours (a hand edit) may break the order, and a line then be
+ * added twice: harmless to dnsmasq, and `dns sync` rewrites the file whole. */
 static bool line_find(const struct text *t, const char *dotted, const char *addr,
 		      size_t *ret_at)
 {
