@@ -12,7 +12,9 @@
  * dns_job_wait() returns once the publication has its outcome. The thread then closes the
  * files handed to dns_close_later() (a hosts file replaced by the rename: its last close
  * frees its blocks, 0.1 ms for a few lines, 0.2 ms at 5,000 records) and ends: it is
- * detached, and the job is freed by whichever of the two lets go of it last. */
+ * detached, and the job is freed by whichever of the two lets go of it last. The plugin's
+ * lingering server answers the ADD meanwhile; a plugin process of its own has its exit
+ * close what the thread has not closed yet. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>

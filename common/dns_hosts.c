@@ -263,15 +263,21 @@ static int dotted_cmp(const char *name, size_t nlen, const char *dotted)
 	return dotted[i + 1] ? -1 : 0;
 }
 
-/* The key lines are ordered by: the name with its dot (the store's), then the address. */
+/* Whether the line l of len bytes is one of ours ("ADDRESS NAME"), not a comment, a blank
+ * line or another hand edit. */
+static bool line_ours(const char *l, size_t len)
+{
+	return len > 0 && l[0] != '#' && memchr(l, ' ', len);
+}
+
+/* The key lines are ordered by: the name with its dot (the store's), then the address. l is
+ * one of ours. */
 static int line_cmp(const char *l, size_t len, const char *dotted, const char *addr)
 {
 	const char *sp = memchr(l, ' ', len);
 	size_t alen, k;
 	int c;
 
-	if (!sp)
-		return -1;	/* not a line of ours: passed over */
 	alen = (size_t)(sp - l);
 	if ((c = dotted_cmp(sp + 1, len - alen - 1, dotted)) != 0)
 		return c;
@@ -290,33 +296,50 @@ static size_t line_len(const struct text *t, size_t at, size_t *ret_next)
 	return len;
 }
 
+/* The first line of ours at or after at and before end (end when none): *ret_len and
+ * *ret_next for it. */
+static size_t line_ours_from(const struct text *t, size_t at, size_t end, size_t *ret_len,
+			     size_t *ret_next)
+{
+	for (; at < end; at = *ret_next) {
+		*ret_len = line_len(t, at, ret_next);
+		if (line_ours(t->buf + at, *ret_len))
+			return at;
+	}
+	return end;
+}
+
 /* Where the line for (dotted, addr) is in t, past its first line, or would go: *ret_at;
- * true when it is there. The lines are in order, so the first one not before the key is
+ * true when it is there. Our lines are in order, so the first one not before the key is
  * found by halving the bytes between two line starts (5,000 records: 13 lines looked at,
- * not 2,500). A line not of ours (a hand edit) may break the order, and a line then be
- * added twice: harmless to dnsmasq, and `dns sync` rewrites the file whole. */
+ * not 2,500). A line not of ours (a hand edit) says nothing about the order: the next of
+ * ours is looked at instead. */
 static bool line_find(const struct text *t, const char *dotted, const char *addr,
 		      size_t *ret_at)
 {
-	size_t lo, hi = t->len, next, len;
+	size_t lo, hi = t->len, next, len, at;
 
 	(void)line_len(t, 0, &lo);
 	while (lo < hi) {
-		size_t at = lo + (hi - lo) / 2;
+		size_t mid = lo + (hi - lo) / 2;
 
-		while (at > lo && t->buf[at - 1] != '\n')
-			at--;
-		len = line_len(t, at, &next);
-		if (line_cmp(t->buf + at, len, dotted, addr) < 0)
+		while (mid > lo && t->buf[mid - 1] != '\n')
+			mid--;
+		at = line_ours_from(t, mid, hi, &len, &next);
+		if (at == hi)
+			hi = mid;	/* none of ours in [mid, hi) */
+		else if (line_cmp(t->buf + at, len, dotted, addr) < 0)
 			lo = next;
 		else
 			hi = at;
 	}
 	*ret_at = lo;
-	if (lo >= t->len)
-		return false;
-	len = line_len(t, lo, &next);
-	return line_cmp(t->buf + lo, len, dotted, addr) == 0;
+	at = line_ours_from(t, lo, t->len, &len, &next);
+	if (at < t->len && line_cmp(t->buf + at, len, dotted, addr) == 0) {
+		*ret_at = at;
+		return true;
+	}
+	return false;
 }
 
 static int text_insert(struct text *t, size_t at, const char *s)
@@ -372,7 +395,8 @@ static int edit_dir(struct store *s, const char *network, const char *dir,
 		return r;
 	file_names(network, final, sizeof(final), tmp, sizeof(tmp));
 	header(network, head, sizeof(head));
-	/* the file replaced is held open until after the ADD is answered (dns_close_later()) */
+	/* the file a rename replaces is closed once the publication has its outcome: that
+	 * last close frees its blocks (dns_close_later()) */
 	old = openat(dfd, final, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (old < 0 || read_file(old, &t) < 0 || strncmp(t.buf, head, strlen(head)) != 0) {
 		r = rewrite(s, network, dir, dfd);
@@ -403,13 +427,11 @@ static int edit_dir(struct store *s, const char *network, const char *dir,
 			changed = true;
 		}
 	}
-	if (r == 0 && changed && (r = replace_file(dfd, dir, tmp, final, &t)) == 0) {
-		dns_close_later(old);
-		old = -1;
-	}
+	if (r == 0 && changed)
+		r = replace_file(dfd, dir, tmp, final, &t);
 out:
 	if (old >= 0)
-		(void)close(old);
+		dns_close_later(old);	/* a rewrite may have replaced it too */
 	free(t.buf);
 	(void)close(lfd);
 	(void)close(dfd);

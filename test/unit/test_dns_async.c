@@ -204,6 +204,49 @@ static void test_replaced_file_closed_after_the_wait(void **state)
 	assert_true(hosts_has(f, "web1.c.test") || hosts_has(f, "web2.c.test"));
 }
 
+/* dns_close_later(): at once on any thread but a job's; on a job's, once the thread has
+ * handed its waiter the outcome. */
+struct later_arg {
+	int fd;
+	bool open_after;	/* right after dns_close_later(), on the job's thread */
+};
+
+static void close_a_pipe_later(void *arg)
+{
+	struct later_arg *a = arg;
+
+	dns_close_later(a->fd);
+	a->open_after = fcntl(a->fd, F_GETFD) != -1;
+}
+
+static void test_close_later(void **state)
+{
+	struct fx *f = *state;
+	struct later_arg a = { 0 };
+	struct dns_job *j = NULL;
+	struct pollfd pf;
+	int p[2];
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	dns_close_later(p[0]);
+	assert_int_equal(fcntl(p[0], F_GETFD), -1);
+	(void)close(p[1]);
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	a.fd = p[0];
+	assert_int_equal(dns_job_start(&f->c, &j), 0);
+	assert_true(dns_job_run(j, close_a_pipe_later, &a));
+	assert_int_equal(dns_job_wait(j), 0);
+	assert_true(a.open_after);
+	/* then closed by the thread: the write end finds no reader */
+	pf = (struct pollfd){ .fd = p[1], .events = POLLOUT };
+	for (int64_t until = now_ms() + 5000; now_ms() < until; (void)usleep(1000))
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR))
+			break;
+	assert_true(pf.revents & POLLERR);
+	(void)close(p[1]);
+}
+
 /* dns_job_run(): the lease taken on the job's own thread, which then publishes it. */
 struct run_arg {
 	struct fx *f;
@@ -344,6 +387,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_takes_back, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_replaced_file_closed_after_the_wait, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_later, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rfc2136_resends_within_the_timeout, fx_setup,
 						fx_teardown),
 		cmocka_unit_test(test_tsig_algorithms),

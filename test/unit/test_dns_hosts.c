@@ -194,12 +194,62 @@ static void test_missing_or_foreign_file_is_rewritten(void **state)
 	}
 }
 
+/* Lines a hand added among ours (a comment, a blank line, a word) do not hide ours from
+ * an edit: a line after them is found, removed, and not added twice. */
+#define HAND "# a hand was here\n\nword\n"
+
+static void test_hand_edited_lines_are_passed_over(void **state)
+{
+	struct hx hh = hx_of(state), *f = &hh;
+	char name[32], addr[32], line[80], *text;
+	int fd;
+
+	for (int i = 0; i < 16; i++) {
+		(void)snprintf(name, sizeof(name), "w%02d.c.test.", i);
+		(void)snprintf(addr, sizeof(addr), "2001:db8::%x", i + 1);
+		run(f, op_of(f, "k1", name, addr, true));
+	}
+	text = strdup(slurp(f->path));
+	assert_non_null(text);
+	fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	assert_true(fd >= 0);
+	/* the header and w00..w02, then the hand's lines, then the rest */
+	for (int i = 0, nl = 0; text[i]; i++) {
+		assert_int_equal(write(fd, text + i, 1), 1);
+		if (text[i] == '\n' && ++nl == 4)
+			assert_int_equal(write(fd, HAND, strlen(HAND)), (ssize_t)strlen(HAND));
+	}
+	assert_int_equal(close(fd), 0);
+	free(text);
+	/* every one of ours is found, wherever the halving lands */
+	for (int i = 0; i < 16; i++) {
+		(void)snprintf(name, sizeof(name), "w%02d.c.test.", i);
+		(void)snprintf(addr, sizeof(addr), "2001:db8::%x", i + 1);
+		run(f, op_of(f, "k2", name, addr, true));	/* already there: not again */
+		run(f, op_of(f, "k1", name, addr, false));	/* k2 still holds it: kept */
+		(void)snprintf(line, sizeof(line), "%s w%02d.c.test\n", addr, i);
+		text = strstr(slurp(f->path), line);
+		assert_non_null(text);
+		assert_null(strstr(text + 1, line));
+	}
+	for (int i = 15; i >= 0; i--) {
+		(void)snprintf(name, sizeof(name), "w%02d.c.test.", i);
+		(void)snprintf(addr, sizeof(addr), "2001:db8::%x", i + 1);
+		run(f, op_of(f, "k2", name, addr, false));
+		(void)snprintf(line, sizeof(line), "%s w%02d.c.test\n", addr, i);
+		assert_null(strstr(slurp(f->path), line));
+	}
+	assert_string_equal(slurp(f->path),
+			    "# v6pd network web: written by v6pd, do not edit\n" HAND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_edits_equal_rewrites),
 		T(test_store_decides),
 		T(test_missing_or_foreign_file_is_rewritten),
+		T(test_hand_edited_lines_are_passed_over),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
