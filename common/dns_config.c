@@ -95,14 +95,38 @@ static int get_object(const json_t *obj, const char *key, const json_t **ret)
 	return 1;
 }
 
+/* Refuses a key of the object w that is none of known (list: the same, for the message):
+ * an API key or a secret written inline, say, which would otherwise be ignored. The value
+ * is never quoted. */
+static int known_keys(const json_t *o, const char *w, const char *const *known,
+		      const char *list)
+{
+	char q[ERR_QUOTE_BUFLEN];
+	const char *k;
+	json_t *v;
+	int i;
+
+	json_object_foreach((json_t *)o, k, v) {
+		for (i = 0; known[i] && strcmp(known[i], k) != 0; i++)
+			;
+		if (!known[i])
+			return err_set(-EINVAL, "\"%s.%s\": unknown key (known: %s; secrets come from "
+						"files only)",
+				       w, err_quote(k, q), list);
+	}
+	return 0;
+}
+
 static int read_pdns(const json_t *o, struct dns_config *c)
 {
 	static const char w[] = "dns.powerdns";
+	static const char *const known[] = { "url", "serverId", "apiKeyFile", NULL };
 	char q[ERR_QUOTE_BUFLEN];
 	size_t n;
 	int r;
 
-	if ((r = get_text(o, w, "url", true, c->pdns_url, sizeof(c->pdns_url))) < 0)
+	if ((r = known_keys(o, w, known, "url, serverId, apiKeyFile")) < 0 ||
+	    (r = get_text(o, w, "url", true, c->pdns_url, sizeof(c->pdns_url))) < 0)
 		return r;
 	if (strncmp(c->pdns_url, "http://", 7) != 0 && strncmp(c->pdns_url, "https://", 8) != 0)
 		return err_set(-EINVAL, "\"%s.url\" \"%s\": must start with http:// or https://", w,
@@ -130,10 +154,12 @@ static int read_rfc2136(const json_t *o, struct dns_config *c)
 	/* What ldns signs with: 1.8.3 looks hmac-sha384 up as "hmac-shac384." (a typo), so it
 	 * either fails or writes a TSIG no server knows; it has no hmac-sha224 at all. */
 	static const char *const algs[] = { "hmac-sha256", "hmac-sha512", "hmac-sha1", NULL };
+	static const char *const known[] = { "server", "port", "keyFile", "algorithm", NULL };
 	json_int_t port = 53;
 	int r, i;
 
-	if ((r = get_text(o, w, "server", true, c->rfc2136_server,
+	if ((r = known_keys(o, w, known, "server, port, keyFile, algorithm")) < 0 ||
+	    (r = get_text(o, w, "server", true, c->rfc2136_server,
 			  sizeof(c->rfc2136_server))) < 0 ||
 	    (r = get_int(o, w, "port", 1, 65535, &port)) < 0 ||
 	    (r = get_path(o, w, "keyFile", true, c->rfc2136_key_file,

@@ -8,7 +8,9 @@ For every backend: after an ADD of a container named web1 (K8S_POD_NAME, as Podm
 dig returns web1's AAAA and the PTR of its address; after DEL they are gone, or kept with
 "onRelease": "keep"; with the server stopped during ADD the ADD still succeeds, the record is
 pending in the store, and `v6pdctl dns sync` repairs the zone once the server is back; a
-wrong TSIG secret or API key gives an error naming the server and the zone, and fails the ADD
+new delegated prefix moves the AAAA and the PTR with the lease; records removed by hand are
+put back by sync, records v6pd did not publish are left alone; a wrong TSIG secret or API
+key gives an error naming the server and the zone, never the secret, and fails the ADD
 (leaving nothing) only with "required": true.
 """
 import ipaddress
@@ -52,6 +54,14 @@ class Base:
         self.slice = str(ipaddress.IPv6Network((int(net.network_address) + (self.SUBNET << 64),
                                                 64)))
         self.rzone = reverse_zone(self.slice)
+        # the prefix the ISP delegates next (test_renumber_replaces_records)
+        self.prefix_b = ct.random_prefix(56)
+        while self.prefix_b == self.lab.prefix:
+            self.prefix_b = ct.random_prefix(56)
+        net_b = ipaddress.IPv6Network(self.prefix_b)
+        self.slice_b = str(ipaddress.IPv6Network(
+            (int(net_b.network_address) + (self.SUBNET << 64), 64)))
+        self.rzone_b = reverse_zone(self.slice_b)
         self.work = ct.tmp_root()
         os.chmod(self.work, 0o755)      # dnsmasq reads the hosts dir as nobody
         self.srv = self.server()
@@ -173,25 +183,82 @@ class Base:
         self.eventually(lambda: self.assert_gone("web1", addr))
         self.assertEqual(self.lab.ctl("--json", "dns", "show").stdout.strip(), "[]")
 
+    def test_renumber_replaces_records(self):
+        """The host's delegated prefix changes: the AAAA and the PTR move with the lease."""
+        conf = self.conf()
+        conf.pop("prefix")      # the network follows the host's delegated prefix
+        self.ctl_host("prefix", "set", self.lab.prefix)
+        r, _, cid = self.add(conf, "web1")
+        addr, _ = ct.addr_of(self.lab.ok(r))
+        self.eventually(lambda: self.assert_published("web1", addr))
+        self.ctl_host("prefix", "set", self.prefix_b)
+        new = self.lab.lease_for(cid)["address"]
+        self.assertTrue(ct.in_prefix(new, self.slice_b), new)
+        iid = (1 << 64) - 1
+        self.assertEqual(int(ipaddress.IPv6Address(new)) & iid,
+                         int(ipaddress.IPv6Address(addr)) & iid, "same interface id")
+        self.eventually(lambda: self.assert_published("web1", new))   # the old AAAA is gone
+        self.assertEqual(self.srv.ptr(addr), [])
+        self.assertNotIn("pending", self.lab.ctl("dns", "show").stdout)
+
+    def test_sync_puts_back_what_a_hand_removed(self):
+        conf = self.conf()
+        r, _, _ = self.add(conf, "web1")
+        addr, _ = ct.addr_of(self.lab.ok(r))
+        self.eventually(lambda: self.assert_published("web1", addr))
+        self.remove_by_hand("web1", addr)
+        self.eventually(lambda: self.assert_gone("web1", addr))
+        self.ctl_host("dns", "sync")
+        self.eventually(lambda: self.assert_published("web1", addr))
+
+    def remove_by_hand(self, name, addr):
+        raise NotImplementedError
+
     def assert_gone_or_nx(self, name, addr):
         self.assertEqual(self.srv.query("AAAA", self.fqdn(name)), [])
 
     def test_sync_leaves_foreign_records(self):
-        """Records v6pd did not publish stay through sync."""
-        if not self.add_foreign_record("other", "2001:db8::99"):
+        """Records v6pd did not publish (an AAAA and a PTR in its zones) stay through a sync
+        that publishes and one that removes."""
+        other = str(ipaddress.IPv6Network(self.slice)[0x99])
+        if not self.add_foreign_record("other", other):
             self.skipTest("the backend serves only v6pd's file")
-        conf = self.conf()
-        r, _, _ = self.add(conf, "web1")
+        conf = self.conf(onRelease="keep")
+        r, ns, cid = self.add(conf, "web1")
         addr, _ = ct.addr_of(self.lab.ok(r))
         self.ctl_host("dns", "sync")
         self.eventually(lambda: self.assert_published("web1", addr))
-        self.assertEqual(self.srv.query("AAAA", self.fqdn("other")), ["2001:db8::99"])
+        self.assert_published("other", other)
+        self.lab.ok(self.lab.cni("DEL", conf, ns, cid, args="K8S_POD_NAME=web1"))
+        self.lab.ctl("lease", "release", self.lab.net, "web1", "--forget")
+        self.assertIn("1 removed", self.ctl_host("dns", "sync").stdout)
+        self.eventually(lambda: self.assert_gone("web1", addr))
+        self.assert_published("other", other)
 
     def add_foreign_record(self, name, addr):
+        """name's AAAA and addr's PTR, made by hand; False: the backend cannot have them."""
         return False
 
 
 class DnsmasqHostsDir(Base, unittest.TestCase):
+    def remove_by_hand(self, name, addr):
+        path = os.path.join(self.srv.hostsdir, f"v6pd-{self.lab.net}.hosts")
+        with open(path) as f:
+            lines = [l for l in f if not l.startswith(f"{addr} ")]
+        with open(path + ".hand", "w") as f:
+            f.writelines(lines)
+        os.chmod(path + ".hand", 0o644)
+        os.rename(path + ".hand", path)
+
+    def test_pod_name_and_namespace(self):
+        """A pod's default name is name.namespace (K8S_POD_NAME, K8S_POD_NAMESPACE)."""
+        conf = self.conf()
+        ns = self.lab.netns()
+        r = self.lab.cni("ADD", conf, ns, "c" + os.urandom(6).hex(),
+                         args="K8S_POD_NAME=web1;K8S_POD_NAMESPACE=prod")
+        addr, _ = ct.addr_of(self.lab.ok(r))
+        self.eventually(lambda: self.assert_published("web1.prod", addr))
+
     TOOLS = ("dnsmasq",)
 
     def server(self):
@@ -248,7 +315,15 @@ class PowerDNSApi(Base, unittest.TestCase):
     def prepare(self):
         self.srv.add_zone(ZONE)
         self.srv.add_zone(self.rzone)
+        self.srv.add_zone(self.rzone_b)
         self.key_file = self.srv.api_key_file(os.path.join(self.srv.dir, "api.key"))
+
+    def remove_by_hand(self, name, addr):
+        self.srv.api("PATCH", f"/zones/{ZONE}.", {"rrsets": [{
+            "name": self.fqdn(name), "type": "AAAA", "changetype": "DELETE"}]})
+        ptr = ipaddress.IPv6Address(addr).reverse_pointer + "."
+        self.srv.api("PATCH", f"/zones/{self.rzone}", {"rrsets": [{
+            "name": ptr, "type": "PTR", "changetype": "DELETE"}]})
 
     def dns_conf(self):
         return {"powerdns": {"url": self.srv.url, "apiKeyFile": self.key_file}}
@@ -260,6 +335,10 @@ class PowerDNSApi(Base, unittest.TestCase):
         self.srv.api("PATCH", f"/zones/{ZONE}.", {"rrsets": [{
             "name": self.fqdn(name), "type": "AAAA", "ttl": 60, "changetype": "REPLACE",
             "records": [{"content": addr, "disabled": False}]}]})
+        self.srv.api("PATCH", f"/zones/{self.rzone}", {"rrsets": [{
+            "name": ipaddress.IPv6Address(addr).reverse_pointer + ".", "type": "PTR",
+            "ttl": 60, "changetype": "REPLACE",
+            "records": [{"content": self.fqdn(name), "disabled": False}]}]})
         return True
 
     def test_wrong_api_key(self):
@@ -303,8 +382,8 @@ class TsigMixin:
         return f"rfc2136 127.0.0.1:{self.srv.port}"
 
     def test_wrong_tsig_secret(self):
-        bad = ds.write_private(os.path.join(self.work, "bad.key"),
-                               ds.bind_key_text(KEY, ds.tsig_secret()))
+        wrong = ds.tsig_secret()
+        bad = ds.write_private(os.path.join(self.work, "bad.key"), ds.bind_key_text(KEY, wrong))
         conf = self.conf(rfc2136={"server": "127.0.0.1", "port": self.srv.port,
                                   "keyFile": bad})
         r, _, _ = self.add(conf, "web1")
@@ -312,7 +391,9 @@ class TsigMixin:
         self.assertIn(f"rfc2136 127.0.0.1:{self.srv.port} zone", r.stderr)
         self.assertIn(f"update refused: {self.REFUSAL}", r.stderr)
         self.assertIn(f"key {KEY}.", r.stderr)
-        self.assertNotIn(self.secret, r.stderr)
+        self.assertNotIn(wrong, r.stderr)      # the secret the plugin read
+        self.assertNotIn(wrong, self.lab.ctl("dns", "show").stdout)
+        self.assertNotIn(wrong, self.lab.ctl("--json", "dns", "show").stdout)
         before = self.lab.snapshot()
         conf["dns"]["required"] = True
         r, _, _ = self.add(conf, "web2")
@@ -321,13 +402,24 @@ class TsigMixin:
                         err)
         self.assertEqual(self.lab.snapshot()["leases"], before["leases"])
 
-    def add_foreign_record(self, name, addr):
+    def nsupdate_by_hand(self, verb, name, addr):
+        """nsupdate (BIND's client), as an administrator would: verb ("add" or "delete")
+        name's AAAA addr and addr's PTR."""
+        ptr = ipaddress.IPv6Address(addr).reverse_pointer + "."
+        ttl = " 60" if verb == "add" else ""
         script = (f"server 127.0.0.1 {self.srv.port}\nzone {ZONE}.\n"
-                  f"update add {self.fqdn(name)} 60 AAAA {addr}\nsend\n")
+                  f"update {verb} {self.fqdn(name)}{ttl} AAAA {addr}\nsend\n"
+                  f"zone {self.rzone}\nupdate {verb} {ptr}{ttl} PTR {self.fqdn(name)}\nsend\n")
         p = ct.sh("ip", "netns", "exec", self.lab.host.name, "nsupdate", "-k", self.key_file,
                   input=script, check=False)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def add_foreign_record(self, name, addr):
+        self.nsupdate_by_hand("add", name, addr)
         return True
+
+    def remove_by_hand(self, name, addr):
+        self.nsupdate_by_hand("delete", name, addr)
 
 
 class PowerDNSRfc2136(TsigMixin, Base, unittest.TestCase):
@@ -342,6 +434,7 @@ class PowerDNSRfc2136(TsigMixin, Base, unittest.TestCase):
         self.srv.add_tsig_key(KEY, self.secret)
         self.srv.add_zone(ZONE, tsig_key=KEY)
         self.srv.add_zone(self.rzone, tsig_key=KEY)
+        self.srv.add_zone(self.rzone_b, tsig_key=KEY)
 
 
 class KnotRfc2136(TsigMixin, Base, unittest.TestCase):
@@ -349,7 +442,7 @@ class KnotRfc2136(TsigMixin, Base, unittest.TestCase):
 
     def server(self):
         self.key_files()
-        return ds.Knot(self.work, [ZONE, self.rzone], KEY, self.secret,
+        return ds.Knot(self.work, [ZONE, self.rzone, self.rzone_b], KEY, self.secret,
                        netns=self.lab.host.name)
 
 
@@ -358,7 +451,7 @@ class BindRfc2136(TsigMixin, Base, unittest.TestCase):
 
     def server(self):
         self.key_files()
-        return ds.Bind(self.work, [ZONE, self.rzone], KEY, self.secret,
+        return ds.Bind(self.work, [ZONE, self.rzone, self.rzone_b], KEY, self.secret,
                        netns=self.lab.host.name)
 
 

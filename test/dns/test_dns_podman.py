@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Podman 4.3 (CNI backend) driving the real v6pd plugin with DNS publishing (label
-real-client): `podman run --name web1` publishes web1's AAAA and PTR, `podman rm` removes
-them; with PowerDNS stopped during the run, the container still starts and `v6pdctl dns
-sync` repairs the zone; a wrong API key is logged by the plugin naming server and zone.
+real-client): for dnsmasq (--hostsdir), the PowerDNS API, and RFC 2136 with TSIG to
+PowerDNS, Knot and BIND, `podman run --name web1` publishes web1's AAAA and PTR and `podman
+rm` removes them (or keeps them, "onRelease": "keep"); with PowerDNS stopped during the run,
+the container still starts and `v6pdctl dns sync` repairs the zone; a wrong API key is
+logged by the plugin naming server and zone.
 
 Podman's private setup is ../netns/realclient.py's (conflists of cniVersion 1.0.0, private
 storage, the logging shim). The DNS servers run on 127.0.0.1 of the host netns, where
 Podman runs the plugin, on random ports, started by the test and stopped by their PIDs.
 """
+import json
 import os
 import sys
 import time
@@ -21,6 +24,7 @@ import dnshttp  # noqa: E402
 import dnsservers as ds  # noqa: E402
 
 ZONE = "podman.test"
+KEY = "v6pd-podman"
 
 
 def reverse_zone(prefix, subnet):
@@ -37,7 +41,8 @@ class PodmanDNS(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        rc.require("podman", "runc", "busybox", "ip", "tar", "dig", "dnsmasq", "pdns_server")
+        rc.require("podman", "runc", "busybox", "ip", "tar", "dig", "dnsmasq", "pdns_server",
+                   "knotd", "named")
         cls.lab = rc.Run("pd")
         try:
             cls.pm = rc.Podman(cls.lab)
@@ -112,6 +117,64 @@ class PodmanDNS(unittest.TestCase):
         for c in self.lab.calls(net.name):
             self.assertEqual(c.rc, 0, c.summary())
             self.assertEqual((c.stderr or "").strip(), "", c.summary())
+
+    def test_dnsmasq_on_release_keep(self):
+        srv = self.server(ds.Dnsmasq(self.work, ZONE))
+        net = self.network("k", {"hostsDir": srv.hostsdir, "onRelease": "keep"})
+        addr = self.run_web(net, "web1")
+        self.eventually(lambda: self.published(srv, "web1", addr))
+        self.pm("rm", "-f", "-t", "0", "web1")
+        self.assertEqual(net.leases()[0]["state"], "reserved")
+        time.sleep(0.5)     # dnsmasq would have read a changed file by now
+        self.published(srv, "web1", addr)
+
+    def rfc2136_network(self, tag, make_server):
+        """A network publishing by RFC 2136 with TSIG to make_server(zones, secret), a server
+        made for the network's zones (the forward one and its slice's reverse one)."""
+        secret = ds.tsig_secret()
+        key = ds.write_private(os.path.join(self.work, f"tsig-{tag}.key"),
+                               ds.bind_key_text(KEY, secret))
+        net = rc.Network(self.lab, tag, subnetId=1, dns={"zone": ZONE, "ttl": 60})
+        srv = make_server([ZONE, reverse_zone(net.prefix, 1)], secret)
+        net.conf["plugins"][0]["dns"]["rfc2136"] = {"server": "127.0.0.1", "port": srv.port,
+                                                    "keyFile": key}
+        with open(net.conflist, "w", encoding="utf-8") as f:
+            json.dump(net.conf, f)
+        self.pm.add_network(net)
+        self.server(srv)
+        return net, srv
+
+    def run_rm_rfc2136(self, net, srv):
+        addr = self.run_web(net, "web1")
+        self.published(srv, "web1", addr)
+        self.pm("rm", "-f", "-t", "0", "web1")
+        self.gone(srv, "web1", addr)
+        for c in self.lab.calls(net.name):
+            self.assertEqual(c.rc, 0, c.summary())
+            self.assertEqual((c.stderr or "").strip(), "", c.summary())
+
+    def test_powerdns_rfc2136(self):
+        pdns = {}
+
+        def make(zones, secret):
+            pdns.update(zones=zones, secret=secret)
+            return ds.PowerDNS(self.work)
+
+        net, srv = self.rfc2136_network("r", make)
+        srv.add_tsig_key(KEY, pdns["secret"])
+        for z in pdns["zones"]:
+            srv.add_zone(z, tsig_key=KEY)
+        self.run_rm_rfc2136(net, srv)
+
+    def test_knot_rfc2136(self):
+        net, srv = self.rfc2136_network(
+            "n", lambda zones, secret: ds.Knot(self.work, zones, KEY, secret))
+        self.run_rm_rfc2136(net, srv)
+
+    def test_bind_rfc2136(self):
+        net, srv = self.rfc2136_network(
+            "b", lambda zones, secret: ds.Bind(self.work, zones, KEY, secret))
+        self.run_rm_rfc2136(net, srv)
 
     def test_powerdns_api_and_sync_after_outage(self):
         srv = self.server(ds.PowerDNS(self.work))

@@ -193,9 +193,19 @@ static void test_config_errors_name_the_key(void **state)
 		       64, "\"dns.powerdns.url\" \"ftp://x\": must start with http://");
 	assert_refused("{\"zone\": \"z\", \"powerdns\": {\"url\": \"http://x\"}}", 64,
 		       "\"dns.powerdns.apiKeyFile\": missing");
-	assert_refused("{\"zone\": \"z\", \"powerdns\": {\"url\": \"http://x\", \"apiKey\": \"s\","
-		       " \"apiKeyFile\": \"k\"}}",
+	assert_refused("{\"zone\": \"z\", \"powerdns\": {\"url\": \"http://x\", "
+		       "\"apiKeyFile\": \"k\"}}",
 		       64, "\"dns.powerdns.apiKeyFile\" \"k\": must be an absolute path");
+	/* a secret written inline is refused, not ignored, and not repeated */
+	assert_refused("{\"zone\": \"z\", \"powerdns\": {\"url\": \"http://x\", \"apiKey\": "
+		       "\"s3cr3t-inline\", \"apiKeyFile\": \"/k\"}}",
+		       64, "\"dns.powerdns.apiKey\": unknown key (known: url, serverId, apiKeyFile");
+	assert_null(strstr(err_msg(-EINVAL), "s3cr3t-inline"));
+	assert_refused("{\"zone\": \"z\", \"rfc2136\": {\"server\": \"::1\", \"keyFile\": \"/t\","
+		       " \"secret\": \"s3cr3t-inline\"}}",
+		       64, "\"dns.rfc2136.secret\": unknown key (known: server, port, keyFile, "
+			   "algorithm; secrets come from files only)");
+	assert_null(strstr(err_msg(-EINVAL), "s3cr3t-inline"));
 	assert_refused("{\"zone\": \"z\", \"rfc2136\": {\"server\": \"::1\", \"port\": 0, "
 		       "\"keyFile\": \"/t\"}}",
 		       64, "\"dns.rfc2136.port\" 0: must be 1..65535");
