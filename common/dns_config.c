@@ -95,13 +95,11 @@ static int get_object(const json_t *obj, const char *key, const json_t **ret)
 	return 1;
 }
 
-/* Refuses a key of the object w that is none of known (list: the same, for the message):
- * an API key or a secret written inline, say, which would otherwise be ignored. The value
- * is never quoted. */
-static int known_keys(const json_t *o, const char *w, const char *const *known,
-		      const char *list)
+/* Refuses a key of the object w that is none of known (NULL-terminated): an API key or a
+ * secret written inline, say, which would otherwise be ignored. The value is never quoted. */
+static int known_keys(const json_t *o, const char *w, const char *const *known)
 {
-	char q[ERR_QUOTE_BUFLEN];
+	char q[ERR_QUOTE_BUFLEN], list[128] = "";
 	const char *k;
 	json_t *v;
 	int i;
@@ -109,10 +107,14 @@ static int known_keys(const json_t *o, const char *w, const char *const *known,
 	json_object_foreach((json_t *)o, k, v) {
 		for (i = 0; known[i] && strcmp(known[i], k) != 0; i++)
 			;
-		if (!known[i])
-			return err_set(-EINVAL, "\"%s.%s\": unknown key (known: %s; secrets come from "
-						"files only)",
-				       w, err_quote(k, q), list);
+		if (known[i])
+			continue;
+		for (i = 0; known[i]; i++)
+			(void)snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				       i ? ", " : "", known[i]);
+		return err_set(-EINVAL, "\"%s.%s\": unknown key (known: %s; secrets come from files "
+					"only)",
+			       w, err_quote(k, q), list);
 	}
 	return 0;
 }
@@ -125,7 +127,7 @@ static int read_pdns(const json_t *o, struct dns_config *c)
 	size_t n;
 	int r;
 
-	if ((r = known_keys(o, w, known, "url, serverId, apiKeyFile")) < 0 ||
+	if ((r = known_keys(o, w, known)) < 0 ||
 	    (r = get_text(o, w, "url", true, c->pdns_url, sizeof(c->pdns_url))) < 0)
 		return r;
 	if (strncmp(c->pdns_url, "http://", 7) != 0 && strncmp(c->pdns_url, "https://", 8) != 0)
@@ -158,7 +160,7 @@ static int read_rfc2136(const json_t *o, struct dns_config *c)
 	json_int_t port = 53;
 	int r, i;
 
-	if ((r = known_keys(o, w, known, "server, port, keyFile, algorithm")) < 0 ||
+	if ((r = known_keys(o, w, known)) < 0 ||
 	    (r = get_text(o, w, "server", true, c->rfc2136_server,
 			  sizeof(c->rfc2136_server))) < 0 ||
 	    (r = get_int(o, w, "port", 1, 65535, &port)) < 0 ||
