@@ -193,9 +193,9 @@ static void test_replaced_file_closed_after_the_wait(void **state)
 
 	assert_int_equal(dns_publish(f->s, &f->c, &l1, 1000), 0);
 	assert_int_equal(replaced_open(f), 0);
+	f->c.on_release = DNS_RELEASE_REMOVE;
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(publish_on_thread(f, &f->c, i % 2 ? &l1 : &l2, 1001 + i), 0);
-		f->c.on_release = DNS_RELEASE_REMOVE;
 		assert_int_equal(dns_withdraw(f->s, &f->c, i % 2 ? &l2 : &l1, 1001 + i), 0);
 	}
 	for (until = now_ms() + 5000; replaced_open(f) > 0 && now_ms() < until;)
